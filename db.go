@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver: pure Go, no cgo
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// openDatabase opens the configured database and an Ent client over it.
+func openDatabase(cfg config.Database) (*sql.DB, *ent.Client, error) {
+	switch cfg.Dialect {
+	case "postgres":
+		db, err := sql.Open("pgx", cfg.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
+		}
+		db.SetMaxOpenConns(cfg.MaxConns)
+		db.SetMaxIdleConns(cfg.MaxConns)
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
+	case "sqlite":
+		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
+		}
+		// One connection: SQLite serializes writers anyway, and with one
+		// connection transactions queue instead of failing as busy, and an
+		// in-memory database lives as long as the process.
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
+	}
+	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
+}
+
+// sqliteDSN is the modernc.org/sqlite data source for path, with foreign
+// keys on and, for a file, write-ahead logging.
+func sqliteDSN(path string) string {
+	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	if path == ":memory:" {
+		return "file::memory:?" + params
+	}
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
+		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
+// migrationLockID is the PostgreSQL advisory lock that serializes the
+// schema migration of replicas starting together.
+const migrationLockID = 0x6c61746368 // "latch"
+
+// withMigrationLock runs fn while holding the migration lock: a PostgreSQL
+// session-level advisory lock, so that of several replicas starting against
+// one database one migrates and the others wait and find nothing to do.
+// SQLite is one process's own and needs none.
+func withMigrationLock(ctx context.Context, db *sql.DB, cfg config.Database, fn func() error) error {
+	if cfg.Dialect != "postgres" {
+		return fn()
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connecting: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
+		return fmt.Errorf("taking migration lock: %w", err)
+	}
+	defer func() {
+		// The connection goes back to the pool: release the lock explicitly.
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
+	}()
+	return fn()
+}

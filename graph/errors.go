@@ -1,0 +1,91 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/latchkey/latchkey/internal/auth"
+)
+
+// The contract's extensions.code values that this layer sets.
+const (
+	codeUnauthenticated     = "UNAUTHENTICATED"
+	codeForbidden           = "FORBIDDEN"
+	codeBadUserInput        = "BAD_USER_INPUT"
+	codeInvalidCredentials  = "INVALID_CREDENTIALS"
+	codeEmailTaken          = "EMAIL_TAKEN"
+	codeInvalidRefreshToken = "INVALID_REFRESH_TOKEN"
+	codeRefreshTokenReused  = "REFRESH_TOKEN_REUSED"
+	codeRateLimited         = "RATE_LIMITED"
+	codeInternal            = "INTERNAL_SERVER_ERROR"
+)
+
+// errPanicked stands for a resolver panic, already logged with its stack.
+var errPanicked = errors.New("panic in resolver")
+
+// presentError maps domain errors to the contract's extensions.code, in
+// this one place. Errors gqlgen made (parse, validation, complexity) keep
+// their code; anything unknown is logged once and reaches the client as
+// INTERNAL_SERVER_ERROR with the request id only.
+func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gqlErr := graphql.DefaultErrorPresenter(ctx, err)
+		var (
+			unauth  *auth.UnauthenticatedError
+			invalid *auth.ValidationError
+			limited *auth.RateLimitedError
+		)
+		switch {
+		case errors.As(err, &unauth):
+			return public(gqlErr, codeUnauthenticated, "authentication required: access token "+unauth.Reason, "reason", unauth.Reason)
+		case errors.As(err, &invalid):
+			return public(gqlErr, codeBadUserInput, invalid.Error(), "field", invalid.Field)
+		case errors.As(err, &limited):
+			retry := int(math.Ceil(limited.RetryAfter.Seconds()))
+			return public(gqlErr, codeRateLimited, fmt.Sprintf("too many attempts, retry in %d seconds", retry), "retryAfter", retry)
+		case errors.Is(err, auth.ErrInvalidCredentials):
+			return public(gqlErr, codeInvalidCredentials, "invalid email or password")
+		case errors.Is(err, auth.ErrForbidden):
+			return public(gqlErr, codeForbidden, "forbidden")
+		case errors.Is(err, auth.ErrEmailTaken):
+			return public(gqlErr, codeEmailTaken, "email already in use")
+		case errors.Is(err, auth.ErrInvalidRefreshToken):
+			return public(gqlErr, codeInvalidRefreshToken, "invalid refresh token")
+		case errors.Is(err, auth.ErrRefreshTokenReused):
+			return public(gqlErr, codeRefreshTokenReused, "refresh token reused; the session has been ended")
+		}
+		if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
+			return gqlErr
+		}
+		id := auth.RequestFrom(ctx).ID
+		if !errors.Is(err, errPanicked) {
+			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "error", err)
+		}
+		return public(gqlErr, codeInternal, "internal server error", "requestId", id)
+	}
+}
+
+// public replaces err's message and extensions with what a client may see.
+func public(err *gqlerror.Error, code, message string, kv ...any) *gqlerror.Error {
+	ext := map[string]any{"code": code}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ext[kv[i].(string)] = kv[i+1]
+	}
+	return &gqlerror.Error{Message: message, Path: err.Path, Locations: err.Locations, Extensions: ext}
+}
+
+// recoverPanic logs a resolver panic with its stack and turns it into an
+// internal error.
+func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
+	return func(ctx context.Context, v any) error {
+		logger.ErrorContext(ctx, "panic", "request_id", auth.RequestFrom(ctx).ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		return errPanicked
+	}
+}

@@ -1,0 +1,44 @@
+package graph
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/latchkey/latchkey/internal/auth"
+)
+
+// Options configures the GraphQL handler.
+type Options struct {
+	// Introspection turns schema introspection on.
+	Introspection bool
+	// MaxComplexity refuses operations above this complexity before any
+	// resolver runs.
+	MaxComplexity int
+	// Logger receives internal errors and panics.
+	Logger *slog.Logger
+}
+
+// NewHandler returns the GraphQL endpoint: POST, and GET for queries only.
+func NewHandler(svc *auth.Service, opts Options) http.Handler {
+	srv := handler.New(NewExecutableSchema(Config{
+		Resolvers:  &Resolver{auth: svc},
+		Directives: directives(svc),
+	}))
+	// GET refuses mutations; POST takes one operation per request.
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.SetErrorPresenter(presentError(opts.Logger))
+	srv.SetRecoverFunc(recoverPanic(opts.Logger))
+	return srv
+}

@@ -1,0 +1,69 @@
+package auth
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Domain errors. The GraphQL layer maps each to the contract's extensions.code
+// in one place; callers compare with errors.Is and errors.As.
+var (
+	// ErrInvalidCredentials is a wrong email or password: one error for both.
+	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrForbidden means the caller is authenticated but lacks a role.
+	ErrForbidden = errors.New("forbidden")
+	// ErrEmailTaken means another user already has the email.
+	ErrEmailTaken = errors.New("email already in use")
+	// ErrInvalidRefreshToken is an unknown, expired or revoked refresh token.
+	ErrInvalidRefreshToken = errors.New("invalid refresh token")
+	// ErrRefreshTokenReused is a spent refresh token presented after the reuse
+	// interval; its session has been revoked.
+	ErrRefreshTokenReused = errors.New("refresh token reused")
+)
+
+// Reasons an access token is refused, as the contract names them in
+// extensions.reason.
+const (
+	ReasonMissing = "missing"
+	ReasonExpired = "expired"
+	ReasonInvalid = "invalid"
+	ReasonRevoked = "revoked"
+)
+
+// UnauthenticatedError refuses a request for want of a valid, unrevoked access
+// token. Reason is one of the Reason constants.
+type UnauthenticatedError struct {
+	Reason string
+}
+
+func (e *UnauthenticatedError) Error() string {
+	return "unauthenticated: " + e.Reason
+}
+
+// ErrUnauthenticated matches every *UnauthenticatedError under errors.Is.
+var ErrUnauthenticated = errors.New("unauthenticated")
+
+// Is reports whether target is ErrUnauthenticated.
+func (e *UnauthenticatedError) Is(target error) bool { return target == ErrUnauthenticated }
+
+// ValidationError is invalid input; Field names the input field as the client
+// sent it (email, password, newPassword, ...).
+type ValidationError struct {
+	Field   string
+	Message string
+}
+
+func (e *ValidationError) Error() string {
+	return fmt.Sprintf("%s: %s", e.Field, e.Message)
+}
+
+// RateLimitedError refuses a call that came too often; RetryAfter says how
+// long to wait.
+type RateLimitedError struct {
+	RetryAfter time.Duration
+}
+
+func (e *RateLimitedError) Error() string {
+	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter)
+}

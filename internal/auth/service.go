@@ -1,0 +1,557 @@
+// Package auth holds Latchkey's use cases: registration, login, refresh-token
+// rotation, logout, password changes and the checks behind @auth. It is the
+// only package that talks to the database, and it knows nothing of GraphQL
+// or HTTP.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/predicate"
+	"github.com/latchkey/latchkey/ent/refreshtoken"
+	"github.com/latchkey/latchkey/ent/session"
+	"github.com/latchkey/latchkey/ent/user"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Roles every user has, and the one administrators have in addition.
+const (
+	RoleUser  = "user"
+	RoleAdmin = "admin"
+)
+
+// Lifetimes configures sessions and refresh tokens.
+type Lifetimes struct {
+	// RefreshTokenTTL is a session's idle lifetime; each rotation extends it.
+	RefreshTokenTTL time.Duration
+	// SessionMaxAge is a session's absolute lifetime from login.
+	SessionMaxAge time.Duration
+	// RefreshReuseInterval is how long a spent refresh token may come back
+	// and still succeed; zero turns the grace off.
+	RefreshReuseInterval time.Duration
+}
+
+// Service runs the use cases against one database.
+type Service struct {
+	db     *ent.Client
+	tokens *token.Issuer
+	hasher *Hasher
+	life   Lifetimes
+	clock  func() time.Time
+	logger *slog.Logger
+}
+
+// NewService returns a Service. clock is the time source; nil means time.Now.
+func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, clock func() time.Time, logger *slog.Logger) *Service {
+	if clock == nil {
+		clock = time.Now
+	}
+	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, clock: clock, logger: logger}
+}
+
+// now is the clock in UTC at the precision both databases keep, so that a
+// time read back equals the time written.
+func (s *Service) now() time.Time {
+	return s.clock().UTC().Truncate(time.Microsecond)
+}
+
+// Tokens is a new access token and refresh token for one session.
+type Tokens struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	AccessTTL        time.Duration
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	User             *ent.User
+}
+
+// RegisterInput is a new account.
+type RegisterInput struct {
+	Email       string
+	Password    string
+	DisplayName *string
+}
+
+// Register creates a user and starts a session. The user and the session are
+// written in one transaction: a failure leaves neither.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidatePassword("password", in.Password, email); err != nil {
+		return nil, err
+	}
+	displayName, err := NormalizeDisplayName(in.DisplayName)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.hasher.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("hashing password: %w", err)
+	}
+	now := s.now()
+	var out *Tokens
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		u, err := tx.User.Create().
+			SetEmail(email).
+			SetPasswordHash(hash).
+			SetNillableDisplayName(displayName).
+			SetRoles([]string{RoleUser}).
+			SetCreatedAt(now).
+			SetUpdatedAt(now).
+			SetLastLoginAt(now).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return ErrEmailTaken
+		}
+		if err != nil {
+			return fmt.Errorf("creating user: %w", err)
+		}
+		out, err = s.startSession(ctx, tx, u, now)
+		return err
+	})
+	return out, err
+}
+
+// maxPasswordLen bounds what login hashes: no valid password is longer.
+const maxPasswordLen = 256
+
+// Login checks an email and password and starts a session. It fails with
+// ErrInvalidCredentials, after the same work, whether the email is unknown
+// or the password wrong.
+func (s *Service) Login(ctx context.Context, email, password string) (*Tokens, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	if len([]rune(password)) > maxPasswordLen || password == "" {
+		return nil, ErrInvalidCredentials
+	}
+	u, err := s.db.User.Query().Where(user.Email(email)).Only(ctx)
+	if ent.IsNotFound(err) {
+		s.hasher.VerifyUnknown(ctx, password)
+		return nil, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading user: %w", err)
+	}
+	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
+	}
+	if !ok || u.Disabled {
+		return nil, ErrInvalidCredentials
+	}
+	var newHash string
+	if rehash {
+		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
+			return nil, fmt.Errorf("rehashing password: %w", err)
+		}
+	}
+	now := s.now()
+	var out *Tokens
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		if newHash != "" {
+			// Only over the hash just verified: a concurrent password change wins.
+			if err := tx.User.Update().
+				Where(user.ID(u.ID), user.PasswordHash(u.PasswordHash)).
+				SetPasswordHash(newHash).
+				Exec(ctx); err != nil {
+				return fmt.Errorf("rehashing password: %w", err)
+			}
+		}
+		u, err = tx.User.UpdateOneID(u.ID).SetLastLoginAt(now).Save(ctx)
+		if err != nil {
+			return fmt.Errorf("recording login: %w", err)
+		}
+		out, err = s.startSession(ctx, tx, u, now)
+		return err
+	})
+	return out, err
+}
+
+// startSession creates a session of u with its first refresh token and signs
+// an access token for it.
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time) (*Tokens, error) {
+	req := RequestFrom(ctx)
+	sess, err := tx.Session.Create().
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(s.refreshExpiry(now, now)).
+		SetNillableUserAgent(truncated(req.UserAgent, 512)).
+		SetNillableIPAddress(truncated(req.ClientIP, 64)).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating session: %w", err)
+	}
+	return s.issue(ctx, tx, u, sess, nil, now)
+}
+
+// issue stores a new refresh token of sess (rotated from parent, if any)
+// and signs an access token to go with it.
+func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, parent *uuid.UUID, now time.Time) (*Tokens, error) {
+	refresh, hash, err := token.NewRefreshToken()
+	if err != nil {
+		return nil, fmt.Errorf("making refresh token: %w", err)
+	}
+	if err := tx.RefreshToken.Create().
+		SetSessionID(sess.ID).
+		SetTokenHash(hash).
+		SetNillableParentID(parent).
+		SetCreatedAt(now).
+		Exec(ctx); err != nil {
+		return nil, fmt.Errorf("storing refresh token: %w", err)
+	}
+	access, claims, err := s.tokens.Issue(u.ID.String(), sess.ID.String(), u.Email, u.Roles)
+	if err != nil {
+		return nil, fmt.Errorf("signing access token: %w", err)
+	}
+	return &Tokens{
+		AccessToken:      access,
+		AccessExpiresAt:  claims.ExpiresAt.Time,
+		AccessTTL:        s.tokens.TTL(),
+		RefreshToken:     refresh,
+		RefreshExpiresAt: sess.ExpiresAt,
+		User:             u,
+	}, nil
+}
+
+// refreshExpiry is the earlier of now plus the idle lifetime and the
+// session's start plus its absolute lifetime.
+func (s *Service) refreshExpiry(created, now time.Time) time.Time {
+	idle := now.Add(s.life.RefreshTokenTTL)
+	absolute := created.Add(s.life.SessionMaxAge)
+	if absolute.Before(idle) {
+		return absolute
+	}
+	return idle
+}
+
+// Refresh spends a refresh token and returns a new pair for its session.
+//
+// A spent token that comes back within the reuse interval of its rotation
+// gets another pair (tabs refreshing at once); after it, the session is
+// revoked and Refresh fails with ErrRefreshTokenReused. The token is spent
+// by a conditional update, so of concurrent refreshes of one token exactly
+// one finds it unspent, on any number of replicas.
+func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
+	if refresh == "" || len(refresh) > 256 {
+		return nil, ErrInvalidRefreshToken
+	}
+	hash := token.HashRefreshToken(refresh)
+	now := s.now()
+	var (
+		out    *Tokens
+		reused bool
+	)
+	err := s.withTx(ctx, func(tx *ent.Tx) error {
+		rt, err := tx.RefreshToken.Query().
+			Where(refreshtoken.TokenHash(hash)).
+			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
+			Only(ctx)
+		if ent.IsNotFound(err) {
+			return ErrInvalidRefreshToken
+		}
+		if err != nil {
+			return fmt.Errorf("loading refresh token: %w", err)
+		}
+		sess := rt.Edges.Session
+		u := sess.Edges.User
+		if !now.Before(sess.ExpiresAt) {
+			return ErrInvalidRefreshToken
+		}
+		// The token is spent even when its session is revoked: the session
+		// was read after the token, so a revocation seen here may be the
+		// consequence of a concurrent reuse of this very token, which this
+		// refresh must then report as a reuse too.
+		spentAt := rt.SpentAt
+		if spentAt == nil {
+			n, err := tx.RefreshToken.Update().
+				Where(refreshtoken.ID(rt.ID), refreshtoken.SpentAtIsNil()).
+				SetSpentAt(now).
+				Save(ctx)
+			if err != nil {
+				return fmt.Errorf("spending refresh token: %w", err)
+			}
+			if n == 0 {
+				// A concurrent refresh spent it first: this is a reuse.
+				again, err := tx.RefreshToken.Get(ctx, rt.ID)
+				if err != nil {
+					return fmt.Errorf("reloading refresh token: %w", err)
+				}
+				spentAt = again.SpentAt
+			}
+		}
+		// A reuse is reported as such even when an earlier reuse (a
+		// concurrent one, say) has revoked the session already.
+		if spentAt != nil && !s.withinReuseInterval(*spentAt, now) {
+			reused = true
+			_, err := s.revoke(ctx, tx.Session, session.ID(sess.ID))
+			return err
+		}
+		if sess.RevokedAt != nil || u.Disabled {
+			return ErrInvalidRefreshToken
+		}
+		sess, err = tx.Session.UpdateOne(sess).
+			Where(session.RevokedAtIsNil()).
+			SetLastUsedAt(now).
+			SetExpiresAt(s.refreshExpiry(sess.CreatedAt, now)).
+			Save(ctx)
+		if ent.IsNotFound(err) {
+			// Revoked since it was read.
+			return ErrInvalidRefreshToken
+		}
+		if err != nil {
+			return fmt.Errorf("extending session: %w", err)
+		}
+		out, err = s.issue(ctx, tx, u, sess, &rt.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		s.logger.WarnContext(ctx, "refresh token reused, session revoked", "request_id", RequestFrom(ctx).ID)
+		return nil, ErrRefreshTokenReused
+	}
+	return out, nil
+}
+
+// withinReuseInterval reports whether a token spent at spentAt may still be
+// presented at now. A concurrent refresh may have spent it a moment after
+// this one read the clock, so spentAt can be later than now.
+func (s *Service) withinReuseInterval(spentAt, now time.Time) bool {
+	return s.life.RefreshReuseInterval > 0 && now.Sub(spentAt) < s.life.RefreshReuseInterval
+}
+
+// Logout ends the caller's session: the one of the request's access token
+// when it is valid, or else the one of refresh. It reports whether a live
+// session ended.
+func (s *Service) Logout(ctx context.Context, refresh *string) (bool, error) {
+	if tok, ok := bearerToken(RequestFrom(ctx).Authorization); ok {
+		if claims, err := s.tokens.Parse(tok); err == nil {
+			uid, err1 := uuid.Parse(claims.Subject)
+			sid, err2 := uuid.Parse(claims.SessionID)
+			if err1 == nil && err2 == nil {
+				return s.revoke(ctx, s.db.Session, session.ID(sid), session.UserID(uid))
+			}
+		}
+	}
+	if refresh == nil || *refresh == "" || len(*refresh) > 256 {
+		return false, nil
+	}
+	return s.revoke(ctx, s.db.Session, session.HasRefreshTokensWith(refreshtoken.TokenHash(token.HashRefreshToken(*refresh))))
+}
+
+// LogoutAll ends every session of the caller.
+func (s *Service) LogoutAll(ctx context.Context) (bool, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	if _, err := s.revoke(ctx, s.db.Session, session.UserID(p.User.ID)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// RevokeSession ends one session of the caller. It reports false, changing
+// nothing, for an unknown id or a session of another user.
+func (s *Service) RevokeSession(ctx context.Context, id string) (bool, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return false, err
+	}
+	sid, err := uuid.Parse(id)
+	if err != nil {
+		return false, nil
+	}
+	return s.revoke(ctx, s.db.Session, session.ID(sid), session.UserID(p.User.ID))
+}
+
+// ChangePassword replaces the caller's password and ends every other
+// session of the user.
+func (s *Service) ChangePassword(ctx context.Context, current, next string) error {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ValidatePassword("newPassword", next, p.User.Email); err != nil {
+		return err
+	}
+	if len([]rune(current)) > maxPasswordLen {
+		return ErrInvalidCredentials
+	}
+	ok, _, err := s.hasher.Verify(ctx, p.User.PasswordHash, current)
+	if err != nil {
+		return fmt.Errorf("verifying password of user %s: %w", p.User.ID, err)
+	}
+	if !ok {
+		return ErrInvalidCredentials
+	}
+	hash, err := s.hasher.Hash(ctx, next)
+	if err != nil {
+		return fmt.Errorf("hashing password: %w", err)
+	}
+	now := s.now()
+	return s.withTx(ctx, func(tx *ent.Tx) error {
+		// Only over the hash just verified: of two concurrent changes, the
+		// second finds the hash changed and must verify again.
+		n, err := tx.User.Update().
+			Where(user.ID(p.User.ID), user.PasswordHash(p.User.PasswordHash)).
+			SetPasswordHash(hash).
+			SetUpdatedAt(now).
+			Save(ctx)
+		if err != nil {
+			return fmt.Errorf("storing password: %w", err)
+		}
+		if n == 0 {
+			return ErrInvalidCredentials
+		}
+		_, err = s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID))
+		return err
+	})
+}
+
+// revoke revokes the live sessions that match where and reports whether
+// there were any. sessions is the client of a transaction or of the database.
+func (s *Service) revoke(ctx context.Context, sessions *ent.SessionClient, where ...predicate.Session) (bool, error) {
+	now := s.now()
+	n, err := sessions.Update().
+		Where(append(where, session.RevokedAtIsNil(), session.ExpiresAtGT(now))...).
+		SetRevokedAt(now).
+		Save(ctx)
+	if err != nil {
+		return false, fmt.Errorf("revoking sessions: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Me returns the caller.
+func (s *Service) Me(ctx context.Context) (*ent.User, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return p.User, nil
+}
+
+// Sessions lists the caller's live sessions, newest first.
+func (s *Service) Sessions(ctx context.Context) ([]*ent.Session, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := s.db.Session.Query().
+		Where(session.UserID(p.User.ID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return list, nil
+}
+
+// User returns any user by id, or nil when there is none; the schema lets
+// only administrators ask.
+func (s *Service) User(ctx context.Context, id string) (*ent.User, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	u, err := s.db.User.Get(ctx, uid)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading user: %w", err)
+	}
+	return u, nil
+}
+
+// SetRole grants or takes away a role of the user with email. Every user
+// keeps RoleUser.
+func (s *Service) SetRole(ctx context.Context, email, role string, grant bool) error {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return err
+	}
+	if role == "" || (!grant && role == RoleUser) {
+		return &ValidationError{Field: "role", Message: "cannot be taken away"}
+	}
+	return s.withTx(ctx, func(tx *ent.Tx) error {
+		u, err := tx.User.Query().Where(user.Email(email)).Only(ctx)
+		if ent.IsNotFound(err) {
+			return &ValidationError{Field: "email", Message: "no such user"}
+		}
+		if err != nil {
+			return fmt.Errorf("loading user: %w", err)
+		}
+		roles := slices.DeleteFunc(slices.Clone(u.Roles), func(r string) bool { return r == role })
+		if grant {
+			roles = append(roles, role)
+		}
+		return tx.User.UpdateOne(u).SetRoles(roles).SetUpdatedAt(s.now()).Exec(ctx)
+	})
+}
+
+// PurgeEnded deletes sessions, with their refresh tokens, that ended more
+// than retain ago, and reports how many.
+func (s *Service) PurgeEnded(ctx context.Context, retain time.Duration) (int, error) {
+	cutoff := s.now().Add(-retain)
+	n, err := s.db.Session.Delete().
+		Where(session.Or(session.ExpiresAtLT(cutoff), session.RevokedAtLT(cutoff))).
+		Exec(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("purging sessions: %w", err)
+	}
+	return n, nil
+}
+
+// withTx runs fn in a transaction, committed when fn returns nil and rolled
+// back when it fails or panics.
+func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := s.db.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("starting transaction: %w", err)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			_ = tx.Rollback()
+			panic(v)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			err = errors.Join(err, fmt.Errorf("rolling back: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	return nil
+}
+
+// truncated returns s cut to at most n bytes on a rune boundary, or nil for
+// an empty s.
+func truncated(s string, n int) *string {
+	if s == "" {
+		return nil
+	}
+	if len(s) > n {
+		s = strings.ToValidUTF8(s[:n], "")
+	}
+	return &s
+}

@@ -1,0 +1,536 @@
+// Package config holds Config and Load: the only code that interprets the
+// environment.
+//
+// Variables (an empty value counts as unset; surrounding spaces are ignored,
+// except in JWT_SECRET_KEY, which is used byte for byte):
+//
+//	PORT                       listen port, 0..65535 (0: any free port)       8080
+//	DATABASE_URI, DATABASE_URL postgres://, postgresql:// or sqlite://PATH    sqlite://auth.db
+//	                           (DATABASE_URI wins; sqlite://:memory: works)
+//	DATABASE_MAX_CONNS         most open PostgreSQL connections, >= 1         10
+//	DEBUG                      development mode (strconv.ParseBool)           true
+//	JWT_SECRET_KEY             HS256 shared secret; >= 32 bytes when          none
+//	                           DEBUG=false
+//	JWT_ISSUER                 iss claim                                      http://localhost:PORT
+//	JWT_AUDIENCE               aud claim                                      api
+//	ACCESS_TOKEN_TTL           access-token lifetime, > 0                     15m
+//	REFRESH_TOKEN_TTL          session idle lifetime, > 0                     720h
+//	SESSION_MAX_AGE            session absolute lifetime, > 0                 2160h
+//	REFRESH_REUSE_INTERVAL     grace for a spent refresh token, >= 0          10s
+//	PLAYGROUND                 serve GraphiQL at /                            DEBUG
+//	INTROSPECTION              allow schema introspection                     DEBUG
+//	CORS_ALLOWED_ORIGINS       comma-separated origins (scheme://host[:port]  none
+//	                           with http or https) or "*"
+//	TRUSTED_PROXIES            comma-separated CIDRs or IPs whose             none
+//	                           X-Forwarded-For is believed
+//	PASSWORD_HASH_MEMORY       argon2id memory in KiB, >= 8*parallelism       19456
+//	PASSWORD_HASH_ITERATIONS   argon2id passes, >= 1                          2
+//	PASSWORD_HASH_PARALLELISM  argon2id lanes, 1..255                         1
+//	PASSWORD_HASH_CONCURRENCY  most hashes computed at once, >= 1             GOMAXPROCS
+//	MAX_BODY_BYTES             largest request body, >= 1024                  1048576
+//	MAX_QUERY_COMPLEXITY       largest GraphQL query complexity, >= 1         500
+//	SHUTDOWN_TIMEOUT           graceful-shutdown deadline, > 0                20s
+//
+// Durations are Go durations (time.ParseDuration): 90s, 15m, 720h.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is the service's effective configuration. Load is the only way to
+// get one from the environment; its zero value is not usable.
+type Config struct {
+	Port                 int            // PORT; 0 picks any free port
+	Database             Database       // DATABASE_URI or DATABASE_URL
+	Debug                bool           // DEBUG: development mode
+	JWTSecretKey         Secret         // JWT_SECRET_KEY: HS256 shared secret, may be empty
+	JWTIssuer            string         // JWT_ISSUER
+	JWTAudience          string         // JWT_AUDIENCE
+	AccessTokenTTL       time.Duration  // ACCESS_TOKEN_TTL
+	RefreshTokenTTL      time.Duration  // REFRESH_TOKEN_TTL: a session's idle lifetime
+	SessionMaxAge        time.Duration  // SESSION_MAX_AGE: a session's absolute lifetime
+	RefreshReuseInterval time.Duration  // REFRESH_REUSE_INTERVAL; 0 turns the grace off
+	Playground           bool           // PLAYGROUND
+	Introspection        bool           // INTROSPECTION
+	CORSAllowedOrigins   []string       // CORS_ALLOWED_ORIGINS: origins as browsers send them, or "*"
+	TrustedProxies       []netip.Prefix // TRUSTED_PROXIES: masked, a bare address as /32 or /128
+	PasswordHash         PasswordHash   // PASSWORD_HASH_*
+	MaxBodyBytes         int64          // MAX_BODY_BYTES
+	MaxComplexity        int            // MAX_QUERY_COMPLEXITY
+	ShutdownTimeout      time.Duration  // SHUTDOWN_TIMEOUT
+}
+
+// Database says which database to use and where it is.
+type Database struct {
+	Dialect string // "postgres" or "sqlite"
+	// URL is the PostgreSQL URI as given. It may hold a password: log the
+	// Database, never the URL itself.
+	URL string
+	// Path is the SQLite file path after "sqlite://" ("auth.db",
+	// "./data/x.db", "/var/x.db"), or ":memory:".
+	Path string
+	// MaxConns caps the open PostgreSQL connections of one process.
+	MaxConns int
+}
+
+// PasswordHash holds the argon2id cost and how many hashes may run at once.
+type PasswordHash struct {
+	Memory      uint32 // PASSWORD_HASH_MEMORY, in KiB
+	Iterations  uint32 // PASSWORD_HASH_ITERATIONS
+	Parallelism uint8  // PASSWORD_HASH_PARALLELISM
+	Concurrency int    // PASSWORD_HASH_CONCURRENCY: most hashes computed at once
+}
+
+// Secret is a string that never appears in logs or fmt output.
+type Secret string
+
+const redacted = "[REDACTED]"
+
+// String returns "[REDACTED]", or "" when s is empty.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return redacted
+}
+
+// GoString is String, so that %#v hides the value too.
+func (s Secret) GoString() string { return s.String() }
+
+// LogValue returns String as a slog value.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(s.String()) }
+
+// Reveal returns the secret's value.
+func (s Secret) Reveal() string { return string(s) }
+
+// Defaults not derived from other settings.
+const (
+	defaultPort                 = 8080
+	defaultDatabasePath         = "auth.db"
+	defaultMaxConns             = 10
+	defaultAudience             = "api"
+	defaultAccessTokenTTL       = 15 * time.Minute
+	defaultRefreshTokenTTL      = 720 * time.Hour
+	defaultSessionMaxAge        = 2160 * time.Hour
+	defaultRefreshReuseInterval = 10 * time.Second
+	defaultHashMemory           = 19456 // KiB: the OWASP argon2id minimum
+	defaultHashIterations       = 2
+	defaultHashParallelism      = 1
+	defaultMaxBodyBytes         = 1 << 20
+	defaultMaxComplexity        = 500
+	defaultShutdownTimeout      = 20 * time.Second
+
+	// minSecretBytes is the shortest JWT_SECRET_KEY production accepts:
+	// 256 bits, the size of an HS256 output.
+	minSecretBytes = 32
+)
+
+// Load reads the configuration through getenv (os.Getenv in main, a map in
+// tests), applies defaults and validates it. The error lists every problem,
+// one line each, starting with the variable's name; it never contains a
+// secret. The only fact Load reads from elsewhere is runtime.GOMAXPROCS, the
+// default PASSWORD_HASH_CONCURRENCY.
+func Load(getenv func(string) string) (Config, error) {
+	e := env{getenv: getenv}
+	var c Config
+
+	c.Port = e.int("PORT", defaultPort)
+	c.Database = e.database()
+	c.Debug = e.bool("DEBUG", true)
+	c.JWTSecretKey = Secret(getenv("JWT_SECRET_KEY"))
+	c.JWTIssuer = e.string("JWT_ISSUER", "http://localhost:"+strconv.Itoa(c.Port))
+	c.JWTAudience = e.string("JWT_AUDIENCE", defaultAudience)
+	c.AccessTokenTTL = e.duration("ACCESS_TOKEN_TTL", defaultAccessTokenTTL)
+	c.RefreshTokenTTL = e.duration("REFRESH_TOKEN_TTL", defaultRefreshTokenTTL)
+	c.SessionMaxAge = e.duration("SESSION_MAX_AGE", defaultSessionMaxAge)
+	c.RefreshReuseInterval = e.duration("REFRESH_REUSE_INTERVAL", defaultRefreshReuseInterval)
+	c.Playground = e.bool("PLAYGROUND", c.Debug)
+	c.Introspection = e.bool("INTROSPECTION", c.Debug)
+	c.CORSAllowedOrigins = e.origins("CORS_ALLOWED_ORIGINS")
+	c.TrustedProxies = e.prefixes("TRUSTED_PROXIES")
+	c.PasswordHash = PasswordHash{
+		Memory:      uint32(e.uint("PASSWORD_HASH_MEMORY", defaultHashMemory, 32)),
+		Iterations:  uint32(e.uint("PASSWORD_HASH_ITERATIONS", defaultHashIterations, 32)),
+		Parallelism: uint8(e.uint("PASSWORD_HASH_PARALLELISM", defaultHashParallelism, 8)),
+		Concurrency: e.int("PASSWORD_HASH_CONCURRENCY", runtime.GOMAXPROCS(0)),
+	}
+	c.MaxBodyBytes = int64(e.int("MAX_BODY_BYTES", defaultMaxBodyBytes))
+	c.MaxComplexity = e.int("MAX_QUERY_COMPLEXITY", defaultMaxComplexity)
+	c.ShutdownTimeout = e.duration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout)
+
+	// A value that did not parse kept its default, which Validate accepts:
+	// each variable is reported once.
+	if err := errors.Join(append(e.errs, c.problems()...)...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate checks the ranges of c's values and the rules between them,
+// naming the environment variable of each problem. Load calls it; tests
+// that build a Config by hand may too.
+func (c Config) Validate() error {
+	return errors.Join(c.problems()...)
+}
+
+// problems returns what Validate reports, one error per problem.
+func (c Config) problems() []error {
+	var errs []error
+	check := func(ok bool, name, format string, args ...any) {
+		if !ok {
+			errs = append(errs, varErrorf(name, format, args...))
+		}
+	}
+	check(c.Port >= 0 && c.Port <= 65535, "PORT", "%d is out of range 0..65535", c.Port)
+	switch c.Database.Dialect {
+	case "postgres":
+		check(c.Database.URL != "", "DATABASE_URI", "PostgreSQL needs a URI")
+	case "sqlite":
+		check(c.Database.Path != "", "DATABASE_URI", "SQLite needs a path")
+	default:
+		check(false, "DATABASE_URI", "unsupported dialect %q (want postgres or sqlite)", c.Database.Dialect)
+	}
+	check(c.Database.MaxConns >= 1, "DATABASE_MAX_CONNS", "%d must be at least 1", c.Database.MaxConns)
+	check(c.AccessTokenTTL > 0, "ACCESS_TOKEN_TTL", "%v must be more than 0", c.AccessTokenTTL)
+	check(c.RefreshTokenTTL > 0, "REFRESH_TOKEN_TTL", "%v must be more than 0", c.RefreshTokenTTL)
+	check(c.SessionMaxAge > 0, "SESSION_MAX_AGE", "%v must be more than 0", c.SessionMaxAge)
+	check(c.RefreshReuseInterval >= 0, "REFRESH_REUSE_INTERVAL", "%v must not be negative", c.RefreshReuseInterval)
+	ph := c.PasswordHash
+	check(ph.Parallelism >= 1, "PASSWORD_HASH_PARALLELISM", "%d is out of range 1..255", ph.Parallelism)
+	check(ph.Parallelism < 1 || ph.Memory >= 8*uint32(ph.Parallelism), "PASSWORD_HASH_MEMORY",
+		"%d KiB is less than 8 KiB per lane (PASSWORD_HASH_PARALLELISM=%d)", ph.Memory, ph.Parallelism)
+	check(ph.Iterations >= 1, "PASSWORD_HASH_ITERATIONS", "%d must be at least 1", ph.Iterations)
+	check(ph.Concurrency >= 1, "PASSWORD_HASH_CONCURRENCY", "%d must be at least 1", ph.Concurrency)
+	check(c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "%d must be at least 1024", c.MaxBodyBytes)
+	check(c.MaxComplexity >= 1, "MAX_QUERY_COMPLEXITY", "%d must be at least 1", c.MaxComplexity)
+	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT", "%v must be more than 0", c.ShutdownTimeout)
+	if !c.Debug {
+		if err := c.validateProduction(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// validateProduction holds the rules that only production (DEBUG=false)
+// enforces: tokens must be signed with a key nobody can guess.
+func (c Config) validateProduction() error {
+	if len(c.JWTSecretKey) < minSecretBytes {
+		return varErrorf("JWT_SECRET_KEY", "production (DEBUG=false) needs a secret of at least %d bytes", minSecretBytes)
+	}
+	return nil
+}
+
+// LogValue returns the effective configuration as a group with snake_case
+// keys, secrets redacted: the startup log line.
+func (c Config) LogValue() slog.Value {
+	proxies := make([]string, len(c.TrustedProxies))
+	for i, p := range c.TrustedProxies {
+		proxies[i] = p.String()
+	}
+	return slog.GroupValue(
+		slog.Int("port", c.Port),
+		slog.Any("database", c.Database),
+		slog.Bool("debug", c.Debug),
+		slog.Any("jwt_secret_key", c.JWTSecretKey),
+		slog.String("jwt_issuer", c.JWTIssuer),
+		slog.String("jwt_audience", c.JWTAudience),
+		slog.String("access_token_ttl", c.AccessTokenTTL.String()),
+		slog.String("refresh_token_ttl", c.RefreshTokenTTL.String()),
+		slog.String("session_max_age", c.SessionMaxAge.String()),
+		slog.String("refresh_reuse_interval", c.RefreshReuseInterval.String()),
+		slog.Bool("playground", c.Playground),
+		slog.Bool("introspection", c.Introspection),
+		slog.Any("cors_allowed_origins", c.CORSAllowedOrigins),
+		slog.Any("trusted_proxies", proxies),
+		slog.Group("password_hash",
+			slog.Any("memory_kib", c.PasswordHash.Memory),
+			slog.Any("iterations", c.PasswordHash.Iterations),
+			slog.Any("parallelism", c.PasswordHash.Parallelism),
+			slog.Int("concurrency", c.PasswordHash.Concurrency),
+		),
+		slog.Int64("max_body_bytes", c.MaxBodyBytes),
+		slog.Int("max_query_complexity", c.MaxComplexity),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+	)
+}
+
+// LogValue returns the database as a group, any password in the URL
+// replaced by "xxxxx".
+func (d Database) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("dialect", d.Dialect)}
+	if d.Dialect == "postgres" {
+		attrs = append(attrs, slog.String("url", redactURL(d.URL)), slog.Int("max_conns", d.MaxConns))
+	} else {
+		attrs = append(attrs, slog.String("path", d.Path))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// String describes the database without its password, so that printing a
+// Config with fmt does not reveal it either.
+func (d Database) String() string {
+	if d.Dialect == "postgres" {
+		return redactURL(d.URL)
+	}
+	return "sqlite://" + d.Path
+}
+
+// GoString is String, so that %#v hides the password too.
+func (d Database) GoString() string { return d.String() }
+
+// redactURL returns uri with its password, in the user info or in a query
+// parameter (password=, sslpassword=), replaced by "xxxxx"; or "[REDACTED]"
+// when uri does not parse and so cannot be shown safely.
+func redactURL(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return redacted
+	}
+	if q := u.Query(); len(q) > 0 {
+		changed := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q.Set(k, "xxxxx")
+				changed = true
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.Redacted()
+}
+
+// varError is one configuration problem: Name is the environment variable.
+type varError struct {
+	Name string
+	Msg  string
+}
+
+func (e *varError) Error() string { return e.Name + ": " + e.Msg }
+
+func varErrorf(name, format string, args ...any) error {
+	return &varError{Name: name, Msg: fmt.Sprintf(format, args...)}
+}
+
+// env reads variables and collects the problems found in their values.
+type env struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *env) errorf(name, format string, args ...any) {
+	e.errs = append(e.errs, varErrorf(name, format, args...))
+}
+
+// lookup returns the trimmed value of name; "" means unset.
+func (e *env) lookup(name string) string {
+	return strings.TrimSpace(e.getenv(name))
+}
+
+func (e *env) string(name, def string) string {
+	if v := e.lookup(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *env) bool(name string, def bool) bool {
+	v := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.errorf(name, "%q is not a boolean (true or false)", v)
+		return def
+	}
+	return b
+}
+
+func (e *env) int(name string, def int) int {
+	v := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		e.errorf(name, "%q is not a whole number", v)
+		return def
+	}
+	return n
+}
+
+// uint parses an unsigned integer of bitSize bits.
+func (e *env) uint(name string, def uint64, bitSize int) uint64 {
+	v := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, bitSize)
+	if err != nil {
+		e.errorf(name, "%q is not a whole number from 0 to %d", v, uint64(1)<<bitSize-1)
+		return def
+	}
+	return n
+}
+
+func (e *env) duration(name string, def time.Duration) time.Duration {
+	v := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.errorf(name, "%q is not a duration (like 15m)", v)
+		return def
+	}
+	return d
+}
+
+// database reads DATABASE_URI, else DATABASE_URL. Values are never echoed
+// in errors, since a PostgreSQL URI may hold a password.
+func (e *env) database() Database {
+	name := "DATABASE_URI"
+	v := e.lookup(name)
+	if v == "" {
+		name = "DATABASE_URL"
+		v = e.lookup(name)
+	}
+	maxConns := e.int("DATABASE_MAX_CONNS", defaultMaxConns)
+	def := Database{Dialect: "sqlite", Path: defaultDatabasePath, MaxConns: maxConns}
+	if v == "" {
+		return def
+	}
+	const want = "(want postgres://, postgresql:// or sqlite://)"
+	scheme, rest, ok := strings.Cut(v, "://")
+	if !ok || !isScheme(scheme) {
+		e.errorf(name, "not a URI %s; the value is not shown, as it may hold a password", want)
+		return def
+	}
+	switch strings.ToLower(scheme) {
+	case "postgres", "postgresql":
+		if _, err := url.Parse(v); err != nil {
+			e.errorf(name, "not a valid URI (percent-encode special characters in the password); the value is not shown, as it may hold a password")
+			return def
+		}
+		return Database{Dialect: "postgres", URL: v, MaxConns: maxConns}
+	case "sqlite":
+		// Not url.Parse: in "sqlite://./data/x.db" the "." is no host.
+		if rest == "" {
+			e.errorf(name, "sqlite:// needs a path, like sqlite://auth.db or sqlite://:memory:")
+			return def
+		}
+		return Database{Dialect: "sqlite", Path: rest, MaxConns: maxConns}
+	}
+	e.errorf(name, "unsupported scheme %q %s", scheme, want)
+	return def
+}
+
+// isScheme reports whether s is a URI scheme (RFC 3986): a letter, then
+// letters, digits, "+", "-" or ".".
+func isScheme(s string) bool {
+	for i, r := range s {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case i > 0 && ('0' <= r && r <= '9' || r == '+' || r == '-' || r == '.'):
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// list splits a comma-separated value, trimming items and dropping empty
+// ones.
+func (e *env) list(name string) []string {
+	var items []string
+	for item := range strings.SplitSeq(e.lookup(name), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			items = append(items, item)
+		}
+	}
+	return items
+}
+
+// origins reads a list of CORS origins. Each is kept in the form browsers
+// send in the Origin header (lowercase, no default port), so that the
+// middleware may compare strings.
+func (e *env) origins(name string) []string {
+	var origins []string
+	for _, item := range e.list(name) {
+		o, ok := canonicalOrigin(item)
+		if !ok {
+			e.errorf(name, "%q is neither * nor an origin like https://app.example.com:8443 (http or https, a host, an optional port, no path)", item)
+			continue
+		}
+		origins = append(origins, o)
+	}
+	return origins
+}
+
+// canonicalOrigin returns s as an Origin header would carry it.
+func canonicalOrigin(s string) (string, bool) {
+	if s == "*" {
+		return s, true
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" ||
+		u.ForceQuery || u.Fragment != "" || strings.HasSuffix(s, "#") || u.Hostname() == "" {
+		return "", false
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme != "http" && scheme != "https" {
+		return "", false
+	}
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	switch port := u.Port(); {
+	case port == "", scheme == "http" && port == "80", scheme == "https" && port == "443":
+	default:
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", false
+		}
+		host += ":" + port
+	}
+	return scheme + "://" + host, true
+}
+
+// prefixes reads a list of CIDRs; a bare address means that one address.
+func (e *env) prefixes(name string) []netip.Prefix {
+	var prefixes []netip.Prefix
+	for _, item := range e.list(name) {
+		var p netip.Prefix
+		var err error
+		if strings.Contains(item, "/") {
+			p, err = netip.ParsePrefix(item)
+		} else {
+			var a netip.Addr
+			a, err = netip.ParseAddr(item)
+			if err == nil && a.Zone() != "" {
+				err = errors.New("zone")
+			}
+			if err == nil {
+				p = netip.PrefixFrom(a, a.BitLen())
+			}
+		}
+		if err != nil {
+			e.errorf(name, "%q is not a CIDR (like 10.0.0.0/8) or an IP address", item)
+			continue
+		}
+		prefixes = append(prefixes, p.Masked())
+	}
+	return prefixes
+}

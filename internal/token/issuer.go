@@ -1,0 +1,275 @@
+package token
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// Errors of Parse. Every error Parse returns matches exactly one of them
+// under errors.Is.
+var (
+	// ErrExpired is a token that would be valid but for its exp.
+	ErrExpired = errors.New("token expired")
+	// ErrInvalid is a token that is wrong in any other way: malformed, badly
+	// signed, by an unknown key, for another issuer or audience, not yet
+	// valid, without exp, sub or sid.
+	ErrInvalid = errors.New("invalid token")
+)
+
+// maxTokenLen bounds the work an attacker can make Parse do.
+const maxTokenLen = 8 << 10
+
+// Claims are the claims of an access token.
+type Claims struct {
+	jwt.RegisteredClaims          // iss, sub, aud, exp, nbf, iat, jti
+	SessionID            string   `json:"sid"`
+	Roles                []string `json:"roles"`
+	Scope                string   `json:"scope"` // the roles, space separated
+	Email                string   `json:"email"`
+}
+
+// Options configure an Issuer.
+type Options struct {
+	Issuer   string           // the iss claim, required
+	Audience string           // the aud claim, required
+	TTL      time.Duration    // the lifetime of an access token, positive
+	Now      func() time.Time // the clock; nil means time.Now
+}
+
+// Issuer signs access tokens with one key and verifies them with a set of
+// keys that includes it. It is safe for concurrent use.
+type Issuer struct {
+	issuer   string
+	audience string
+	ttl      time.Duration
+	now      func() time.Time
+	signing  Key
+	keys     []Key          // verification keys, the signing key first
+	byID     map[string]Key // keys by kid
+	parser   *jwt.Parser
+}
+
+// NewIssuer returns an Issuer that signs with signing, which must hold
+// private material, and verifies with signing and verify. Keys with the same
+// id must be the same key.
+func NewIssuer(opts Options, signing Key, verify ...Key) (*Issuer, error) {
+	var errs []error
+	if opts.Issuer == "" {
+		errs = append(errs, errors.New("empty issuer"))
+	}
+	if opts.Audience == "" {
+		errs = append(errs, errors.New("empty audience"))
+	}
+	if opts.TTL <= 0 {
+		errs = append(errs, fmt.Errorf("access token TTL %v, want more than 0", opts.TTL))
+	}
+	if !signing.canSign() {
+		errs = append(errs, fmt.Errorf("signing key %v cannot sign", signing))
+	}
+	i := &Issuer{
+		issuer:   opts.Issuer,
+		audience: opts.Audience,
+		ttl:      opts.TTL,
+		now:      opts.Now,
+		signing:  signing,
+		byID:     make(map[string]Key),
+	}
+	if i.now == nil {
+		i.now = time.Now
+	}
+	var algs []string
+	for _, k := range append([]Key{signing}, verify...) {
+		if k.method == nil {
+			errs = append(errs, errors.New("zero verification key"))
+			continue
+		}
+		if k.alg == algHS256 && len(k.secret) == 0 {
+			errs = append(errs, errors.New("empty HMAC secret"))
+			continue
+		}
+		if seen, ok := i.byID[k.id]; ok {
+			if !seen.sameKey(k) {
+				errs = append(errs, fmt.Errorf("two different keys with id %q", k.id))
+			}
+			continue
+		}
+		i.byID[k.id] = k
+		i.keys = append(i.keys, k)
+		if !slices.Contains(algs, k.alg) {
+			algs = append(algs, k.alg)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	i.parser = jwt.NewParser(
+		jwt.WithValidMethods(algs),
+		jwt.WithStrictDecoding(),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(0),
+		jwt.WithIssuer(i.issuer),
+		jwt.WithAudience(i.audience),
+		jwt.WithTimeFunc(i.now),
+	)
+	return i, nil
+}
+
+// TTL returns the lifetime of the access tokens i issues.
+func (i *Issuer) TTL() time.Duration { return i.ttl }
+
+// Issue signs an access token for the user subject in the session sessionID.
+// It returns the token and its claims.
+func (i *Issuer) Issue(subject, sessionID, email string, roles []string) (string, *Claims, error) {
+	if subject == "" || sessionID == "" {
+		return "", nil, errors.New("issuing access token: empty subject or session id")
+	}
+	jti, err := uuid.NewRandom()
+	if err != nil {
+		return "", nil, fmt.Errorf("issuing access token: %w", err)
+	}
+	now := i.now()
+	roles = append([]string{}, roles...) // "roles": [] rather than null
+	claims := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    i.issuer,
+			Subject:   subject,
+			Audience:  jwt.ClaimStrings{i.audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        jti.String(),
+		},
+		SessionID: sessionID,
+		Roles:     roles,
+		Scope:     strings.Join(roles, " "),
+		Email:     email,
+	}
+	t := jwt.NewWithClaims(i.signing.method, claims)
+	t.Header["kid"] = i.signing.id
+	signed, err := t.SignedString(i.signing.signingKey())
+	if err != nil {
+		return "", nil, fmt.Errorf("signing access token with %v: %w", i.signing, err)
+	}
+	return signed, claims, nil
+}
+
+// Parse verifies an access token and returns its claims. Its errors match
+// ErrExpired when the token is valid but for its exp, and ErrInvalid for
+// everything else; Reason says more. A token that is both expired and wrong
+// in some other way is ErrInvalid.
+func (i *Issuer) Parse(token string) (*Claims, error) {
+	if len(token) > maxTokenLen {
+		return nil, refuse(reasonMalformed, fmt.Errorf("%d bytes, more than %d", len(token), maxTokenLen))
+	}
+	if !isCompactJWS(token) {
+		return nil, refuse(reasonMalformed, errors.New("not base64url segments"))
+	}
+	claims := &Claims{}
+	_, err := i.parser.ParseWithClaims(token, claims, i.key)
+	switch {
+	case err == nil:
+		if claims.Subject == "" || claims.SessionID == "" {
+			return nil, refuse(reasonInvalidClaims, errors.New("missing sub or sid"))
+		}
+		return claims, nil
+	case errors.Is(err, errUnknownKey):
+		return nil, refuse(reasonUnknownKey, err)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return nil, refuse(reasonMalformed, err)
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		if onlyExpired(err) && claims.Subject != "" && claims.SessionID != "" {
+			return nil, &parseError{reason: reasonExpired, kind: ErrExpired, cause: err}
+		}
+		return nil, refuse(reasonInvalidClaims, err)
+	default: // signature invalid, algorithm refused or unknown
+		return nil, refuse(reasonBadSignature, err)
+	}
+}
+
+var (
+	errUnknownKey   = errors.New("unknown kid")
+	errAlgorithmKey = errors.New("algorithm is not the key's")
+)
+
+// key finds the verification key of t by its kid and pins the algorithm to
+// the key's: a token may not choose how it is checked.
+func (i *Issuer) key(t *jwt.Token) (any, error) {
+	kid, ok := t.Header["kid"].(string)
+	if !ok {
+		return nil, fmt.Errorf("%w: no kid header", errUnknownKey)
+	}
+	k, ok := i.byID[kid]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", errUnknownKey, kid)
+	}
+	if t.Method == nil || t.Method.Alg() != k.alg {
+		return nil, fmt.Errorf("%w: token %v, key %s", errAlgorithmKey, t.Header["alg"], k.alg)
+	}
+	return k.verificationKey(), nil
+}
+
+// isCompactJWS reports whether token has only the characters of three
+// base64url segments, so that no decoder leniency (line breaks, padding)
+// lets two spellings of one token through.
+func isCompactJWS(token string) bool {
+	for _, c := range []byte(token) {
+		switch {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// onlyExpired reports whether the claims error err of golang-jwt says that
+// exp has passed and nothing else.
+func onlyExpired(err error) bool {
+	expired := false
+	for _, leaf := range leaves(err) {
+		switch leaf {
+		case jwt.ErrTokenExpired:
+			expired = true
+		case jwt.ErrTokenInvalidClaims:
+		default:
+			return false
+		}
+	}
+	return expired
+}
+
+// leaves returns the errors at the ends of err's tree of wrapped errors.
+func leaves(err error) []error {
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		var out []error
+		for _, inner := range e.Unwrap() {
+			out = append(out, leaves(inner)...)
+		}
+		return out
+	case interface{ Unwrap() error }:
+		if inner := e.Unwrap(); inner != nil {
+			return leaves(inner)
+		}
+	}
+	return []error{err}
+}
+
+// JWKS returns the public keys that verify i's tokens, for
+// /.well-known/jwks.json. HMAC keys are never in it, so with only a shared
+// secret its Keys are empty (not nil).
+func (i *Issuer) JWKS() JWKSet {
+	set := JWKSet{Keys: []JWK{}}
+	for _, k := range i.keys {
+		if jwk, ok := k.PublicJWK(); ok {
+			set.Keys = append(set.Keys, jwk)
+		}
+	}
+	return set
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"slices"
+	"strings"
+
+	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// requestContext gives every request an id and puts the facts the use cases
+// need in its context. It sets the headers every response carries.
+func requestContext(trusted []netip.Prefix, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		peer := remoteAddr(r)
+		fromProxy := isTrusted(trusted, peer)
+		id := r.Header.Get("X-Request-Id")
+		if !fromProxy || !validRequestID(id) {
+			id = newRequestID()
+		}
+		h := w.Header()
+		h.Set("X-Request-Id", id)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		// GraphQL responses carry tokens; nothing here is for shared caches
+		// but the JWKS, which says so itself.
+		h.Set("Cache-Control", "no-store")
+		ctx := auth.WithRequest(r.Context(), &auth.Request{
+			ID:            id,
+			Authorization: r.Header.Get("Authorization"),
+			ClientIP:      clientIP(r, trusted, peer, fromProxy),
+			UserAgent:     r.UserAgent(),
+		})
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// validRequestID accepts ids of proxies that are short and plain.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// remoteAddr is the address of the connection's peer.
+func remoteAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+func isTrusted(trusted []netip.Prefix, a netip.Addr) bool {
+	return a.IsValid() && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// clientIP is the peer's address, or, when the peer is a trusted proxy, the
+// nearest address in X-Forwarded-For (else X-Real-IP) that is not a trusted
+// proxy. Addresses a client wrote itself, left of that, are ignored.
+func clientIP(r *http.Request, trusted []netip.Prefix, peer netip.Addr, fromProxy bool) string {
+	if !fromProxy {
+		return addrString(peer)
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(v, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		a = a.Unmap()
+		if !isTrusted(trusted, a) {
+			return a.String()
+		}
+	}
+	if a, err := netip.ParseAddr(strings.TrimSpace(r.Header.Get("X-Real-IP"))); err == nil && len(hops) == 0 {
+		return a.Unmap().String()
+	}
+	return addrString(peer)
+}
+
+func addrString(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
+}
+
+// cors answers cross-origin requests as the contract says: in development
+// without a list any origin is echoed back; otherwise only the listed ones,
+// and only those may send credentials.
+func cors(cfg config.Config, next http.Handler) http.Handler {
+	anyOrigin := cfg.Debug && len(cfg.CORSAllowedOrigins) == 0
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		listed := slices.Contains(cfg.CORSAllowedOrigins, origin)
+		allowed := listed || anyOrigin || slices.Contains(cfg.CORSAllowedOrigins, "*")
+		if allowed {
+			h.Set("Access-Control-Allow-Origin", origin)
+			h.Set("Access-Control-Expose-Headers", "X-Request-Id")
+			if listed {
+				h.Set("Access-Control-Allow-Credentials", "true")
+			}
+		}
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			if allowed {
+				h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+				h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id, Apollo-Require-Preflight")
+				h.Set("Access-Control-Max-Age", "600")
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses bodies over limit bytes with 413 before they reach the
+// GraphQL handler.
+func limitBody(limit int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > limit {
+			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var tooLarge *http.MaxBytesError
+			if errors.As(err, &tooLarge) {
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "unreadable request body", http.StatusBadRequest)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// recoverer turns a panic outside the resolvers into a 500, logged with
+// its stack.
+func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				logger.ErrorContext(r.Context(), "panic", "request_id", auth.RequestFrom(r.Context()).ID, "panic", v, "stack", string(debug.Stack()))
+				http.Error(w, "internal server error", http.StatusInternalServerError)
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+
+	"github.com/latchkey/latchkey/graph"
+	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// NewServer returns the service's HTTP handler: the GraphQL endpoint, the
+// playground, the JWKS and the probes, behind the middleware every response
+// passes through.
+func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB) http.Handler {
+	gql := limitBody(cfg.MaxBodyBytes, graph.NewHandler(svc, graph.Options{
+		Introspection: cfg.Introspection,
+		MaxComplexity: cfg.MaxComplexity,
+		Logger:        logger,
+	}))
+	mux := http.NewServeMux()
+	for _, path := range []string{"/query", "/graphql"} {
+		mux.Handle("POST "+path, gql)
+		mux.Handle("GET "+path, gql)
+	}
+	if cfg.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Latchkey", "/query"))
+	}
+	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+		// Verifiers may cache the keys, and pick up a new one within minutes.
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		writeJSON(w, http.StatusOK, issuer.JWKS())
+	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := db.PingContext(ctx); err != nil {
+			logger.WarnContext(ctx, "not ready", "request_id", auth.RequestFrom(ctx).ID, "error", err)
+			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ready\n"))
+	})
+
+	h := recoverer(logger, mux)
+	h = cors(cfg, h)
+	return requestContext(cfg.TrustedProxies, h)
+}
+
+// healthz says the process answers; it asks nothing of the database.
+func healthz(w http.ResponseWriter, _ *http.Request) {
+	w.Write([]byte("ok\n"))
+}

@@ -1,0 +1,338 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// claimsOf decodes the payload of a JWT without verifying it.
+func claimsOf(t *testing.T, tok string) jwt.MapClaims {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c jwt.MapClaims
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func headerOf(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h map[string]any
+	if err := json.Unmarshal(raw, &h); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// ecPublicKey fetches the service's ES256 key from its JWKS.
+func ecPublicKey(t *testing.T, s *testServer) (*ecdsa.PublicKey, string) {
+	t.Helper()
+	resp, err := http.Get(s.URL + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var set struct {
+		Keys []struct{ Kty, Kid, Alg, Use, Crv, X, Y string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&set); err != nil {
+		t.Fatal(err)
+	}
+	if len(set.Keys) != 1 {
+		t.Fatalf("JWKS has %d keys, want 1", len(set.Keys))
+	}
+	k := set.Keys[0]
+	if k.Kty != "EC" || k.Alg != "ES256" || k.Use != "sig" || k.Crv != "P-256" || k.Kid == "" {
+		t.Fatalf("JWKS key = %+v, want an ES256 signing key", k)
+	}
+	x, _ := base64.RawURLEncoding.DecodeString(k.X)
+	y, _ := base64.RawURLEncoding.DecodeString(k.Y)
+	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}, k.Kid
+}
+
+func TestTokenClaims(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:", "JWT_ISSUER", "https://auth.example.com", "JWT_AUDIENCE", "shop"))
+	p := s.register(t, uniqueEmail(t, "claims"))
+	pub, kid := ecPublicKey(t, s)
+	tok, err := jwt.Parse(p.AccessToken, func(*jwt.Token) (any, error) { return pub, nil },
+		jwt.WithValidMethods([]string{"ES256"}), jwt.WithIssuer("https://auth.example.com"), jwt.WithAudience("shop"), jwt.WithExpirationRequired())
+	if err != nil {
+		t.Fatalf("verifying the access token with the JWKS key alone: %v", err)
+	}
+	if tok.Header["kid"] != kid {
+		t.Errorf("kid = %v, want %s", tok.Header["kid"], kid)
+	}
+	c := tok.Claims.(jwt.MapClaims)
+	v := validate(t, s, p.AccessToken)
+	for _, name := range []string{"iss", "sub", "aud", "exp", "iat", "nbf", "jti", "sid", "roles", "scope", "email"} {
+		if _, ok := c[name]; !ok {
+			t.Errorf("claim %s missing from %v", name, c)
+		}
+	}
+	if c["sub"] != p.User.ID || c["sid"] != *v.SessionID || c["email"] != p.User.Email || c["scope"] != "user" {
+		t.Errorf("claims = %v, want sub %s, sid %s, email %s, scope user", c, p.User.ID, *v.SessionID, p.User.Email)
+	}
+}
+
+func TestForgedTokensRefused(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:"))
+	p := s.register(t, uniqueEmail(t, "forged"))
+	pub, kid := ecPublicKey(t, s)
+	claims := claimsOf(t, p.AccessToken)
+
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+
+	sign := func(method jwt.SigningMethod, key any, kid string, c jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(method, c)
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		out, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	none := func() string {
+		h, _ := json.Marshal(map[string]any{"alg": "none", "typ": "JWT", "kid": kid})
+		b, _ := json.Marshal(claims)
+		return base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(b) + "."
+	}
+	for _, tc := range []struct{ name, token string }{
+		{"alg none", none()},
+		{"HS256 with the public key as PEM", sign(jwt.SigningMethodHS256, pemKey, kid, claims)},
+		{"HS256 with the public key as DER", sign(jwt.SigningMethodHS256, der, kid, claims)},
+		{"tampered payload", tamper(t, p.AccessToken)},
+		{"another key under our kid", sign(jwt.SigningMethodES256, other, kid, claims)},
+		{"unknown kid", sign(jwt.SigningMethodES256, other, "not-ours", claims)},
+		{"no kid", sign(jwt.SigningMethodES256, other, "", claims)},
+		{"truncated", p.AccessToken[:len(p.AccessToken)-10]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.post(t, tc.token, meDoc, nil)
+			wantCode(t, "me", r, "UNAUTHENTICATED")
+			if r.ext("reason") != "invalid" {
+				t.Errorf("me: reason = %v, want invalid", r.ext("reason"))
+			}
+			if v := validate(t, s, tc.token); v.Valid || v.UserID != nil {
+				t.Errorf("validateToken = %+v, want not valid", v)
+			}
+		})
+	}
+}
+
+func TestSharedSecretTokens(t *testing.T) {
+	const secret = "a shared secret of at least thirty-two bytes"
+	s := startServer(t, testEnv("sqlite://:memory:", "JWT_SECRET_KEY", secret, "JWT_ISSUER", "https://auth.example.com"))
+	p := s.register(t, uniqueEmail(t, "hs"))
+	if h := headerOf(t, p.AccessToken); h["alg"] != "HS256" || h["kid"] == nil {
+		t.Errorf("header = %v, want HS256 with a kid", h)
+	}
+	if _, err := jwt.Parse(p.AccessToken, func(*jwt.Token) (any, error) { return []byte(secret), nil }, jwt.WithValidMethods([]string{"HS256"})); err != nil {
+		t.Errorf("verifying with the shared secret: %v", err)
+	}
+	resp, err := http.Get(s.URL + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body := readAll(t, resp); strings.TrimSpace(body) != `{"keys":[]}` {
+		t.Errorf("JWKS with only a shared secret = %s, want no keys", body)
+	}
+
+	kid := headerOf(t, p.AccessToken)["kid"].(string)
+	now := time.Now()
+	forge := func(change func(jwt.MapClaims)) string {
+		c := claimsOf(t, p.AccessToken)
+		change(c)
+		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+		tok.Header["kid"] = kid
+		out, err := tok.SignedString([]byte(secret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name, token, reason, validation string
+	}{
+		{"expired", forge(func(c jwt.MapClaims) { c["exp"] = now.Add(-time.Second).Unix() }), "expired", "expired"},
+		{"expires now", forge(func(c jwt.MapClaims) { c["exp"] = now.Unix() }), "expired", "expired"},
+		{"no exp", forge(func(c jwt.MapClaims) { delete(c, "exp") }), "invalid", "invalid_claims"},
+		{"wrong aud", forge(func(c jwt.MapClaims) { c["aud"] = []string{"elsewhere"} }), "invalid", "invalid_claims"},
+		{"wrong iss", forge(func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }), "invalid", "invalid_claims"},
+		{"nbf in the future", forge(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), "invalid", "invalid_claims"},
+		{"other secret", func() string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsOf(t, p.AccessToken))
+			tok.Header["kid"] = kid
+			out, _ := tok.SignedString([]byte("another secret of at least thirty-two bytes"))
+			return out
+		}(), "invalid", "bad_signature"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.post(t, tc.token, meDoc, nil)
+			wantCode(t, "me", r, "UNAUTHENTICATED")
+			if r.ext("reason") != tc.reason {
+				t.Errorf("me: reason = %v, want %s", r.ext("reason"), tc.reason)
+			}
+			if v := validate(t, s, tc.token); v.Valid || v.Reason == nil || *v.Reason != tc.validation {
+				t.Errorf("validateToken = %+v, want reason %s", v, tc.validation)
+			}
+		})
+	}
+	t.Run("forged with the secret and a live session", func(t *testing.T) {
+		// Whoever holds the shared secret can mint tokens: that is HS256.
+		tok := forge(func(c jwt.MapClaims) { c["jti"] = "another" })
+		if r := s.post(t, tok, meDoc, nil); len(r.Errors) > 0 {
+			t.Errorf("me: %s", r.Body)
+		}
+	})
+}
+
+func TestRequestLimitsAndTransport(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:"))
+	t.Run("body over 1 MiB", func(t *testing.T) {
+		body := `{"query":"{ __typename }","variables":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`
+		resp, err := http.Post(s.URL+"/query", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("status = %d, want 413", resp.StatusCode)
+		}
+	})
+	t.Run("mutation by GET", func(t *testing.T) {
+		email := uniqueEmail(t, "get")
+		q := `mutation { register(input: {email: "` + email + `", password: "` + testPassword + `"}) { accessToken } }`
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/query?query="+url.QueryEscape(q), nil)
+		r := doGraphQL(t, req)
+		if r.Status == http.StatusOK && len(r.Errors) == 0 {
+			t.Errorf("GET mutation = %d %s, want refused", r.Status, r.Body)
+		}
+		// Not executed: the email is still free.
+		s.register(t, email)
+	})
+	t.Run("query by GET", func(t *testing.T) {
+		req, _ := http.NewRequest(http.MethodGet, s.URL+"/graphql?query="+url.QueryEscape(`{ me { id } }`), nil)
+		r := doGraphQL(t, req)
+		wantCode(t, "GET me", r, "UNAUTHENTICATED")
+	})
+	t.Run("complexity", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 200 {
+			b.WriteString(" a" + strconv.Itoa(i) + ": me { id email roles }")
+		}
+		b.WriteString(" }")
+		r := s.post(t, "", b.String(), nil)
+		wantCode(t, "complex query", r, "COMPLEXITY_LIMIT_EXCEEDED")
+	})
+	t.Run("parse error", func(t *testing.T) {
+		wantCode(t, "broken document", s.post(t, "", `{ me {`, nil), "GRAPHQL_PARSE_FAILED")
+		wantCode(t, "unknown field", s.post(t, "", `{ nope }`, nil), "GRAPHQL_VALIDATION_FAILED")
+	})
+}
+
+func TestProductionMode(t *testing.T) {
+	const secret = "a shared secret of at least thirty-two bytes"
+	env := testEnv("sqlite://:memory:", "DEBUG", "false", "JWT_SECRET_KEY", secret, "CORS_ALLOWED_ORIGINS", "https://app.example.com")
+	s := startServer(t, env)
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("playground in production: status %d, want 404", resp.StatusCode)
+	}
+	r := s.post(t, "", `{ __schema { types { name } } }`, nil)
+	if len(r.Errors) == 0 {
+		t.Errorf("introspection in production answered: %.200s", r.Body)
+	}
+	for _, tc := range []struct {
+		origin, want, credentials string
+	}{
+		{"https://app.example.com", "https://app.example.com", "true"},
+		{"https://evil.example.com", "", ""},
+	} {
+		req, _ := http.NewRequest(http.MethodOptions, s.URL+"/query", nil)
+		req.Header.Set("Origin", tc.origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.want {
+			t.Errorf("preflight from %s: Allow-Origin %q, want %q", tc.origin, got, tc.want)
+		}
+		if got := resp.Header.Get("Access-Control-Allow-Credentials"); got != tc.credentials {
+			t.Errorf("preflight from %s: Allow-Credentials %q, want %q", tc.origin, got, tc.credentials)
+		}
+	}
+
+	dev := startServer(t, testEnv("sqlite://:memory:"))
+	r = dev.postHeaders(t, map[string]string{"Origin": "http://localhost:5173"}, `{ __schema { queryType { name } } }`, nil)
+	if len(r.Errors) > 0 {
+		t.Errorf("introspection in development: %s", r.Body)
+	}
+	if got := r.Header.Get("Access-Control-Allow-Origin"); got != "http://localhost:5173" {
+		t.Errorf("development CORS: Allow-Origin %q, want the origin echoed", got)
+	}
+}
+
+func TestBadConfigurationStopsStart(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		env      map[string]string
+		variable string
+	}{
+		{"short secret in production", map[string]string{"DEBUG": "false", "JWT_SECRET_KEY": "short"}, "JWT_SECRET_KEY"},
+		{"no key in production", map[string]string{"DEBUG": "false"}, "JWT_SECRET_KEY"},
+		{"bad duration", map[string]string{"ACCESS_TOKEN_TTL": "soon"}, "ACCESS_TOKEN_TTL"},
+		{"bad port", map[string]string{"PORT": "http"}, "PORT"},
+		{"bad database", map[string]string{"DATABASE_URI": "mysql://x"}, "DATABASE_URI"},
+		{"bad debug", map[string]string{"DEBUG": "maybe"}, "DEBUG"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(t.Context(), []string{"latchkey"}, func(k string) string { return tc.env[k] }, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.variable) {
+				t.Errorf("run() = %v, want an error naming %s", err, tc.variable)
+			}
+			if secret := tc.env["JWT_SECRET_KEY"]; secret != "" && strings.Contains(err.Error(), secret) {
+				t.Errorf("run() error reveals the secret: %v", err)
+			}
+		})
+	}
+}

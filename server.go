@@ -1,0 +1,287 @@
+// Command latchkey is a GraphQL authentication service: registration,
+// login, refresh-token rotation and sessions over PostgreSQL or an embedded
+// SQLite database.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintf(os.Stderr, "latchkey: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: latchkey [command]
+
+commands:
+  serve                      run the service (the default)
+  migrate                    apply the database schema and exit
+  roles grant EMAIL ROLE     give a user a role, such as admin
+  roles revoke EMAIL ROLE    take a role away
+`
+
+// run is the whole program: it reads the configuration, opens the database,
+// and runs the command in args until ctx ends or SIGINT/SIGTERM arrives.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	command := "serve"
+	if len(args) > 1 {
+		command = args[1]
+	}
+	switch command {
+	case "serve", "migrate", "roles":
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", command)
+	}
+
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		return fmt.Errorf("configuration:\n%w", err)
+	}
+	level := slog.LevelInfo
+	if cfg.Debug {
+		level = slog.LevelDebug
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+
+	db, client, err := openDatabase(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+
+	switch command {
+	case "migrate":
+		_, err := migrate(ctx, db, client, cfg, logger)
+		return err
+	case "roles":
+		return roles(ctx, args[2:], db, client, cfg, logger, stdout)
+	}
+	return serve(ctx, cfg, db, client, logger)
+}
+
+// serve answers HTTP until ctx ends, then shuts down gracefully. It listens
+// before the database is ready, so that /healthz answers while it migrates.
+func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Client, logger *slog.Logger) error {
+	logger.Info("starting", "config", cfg)
+	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listening: %w", err)
+	}
+	var current atomic.Pointer[http.Handler]
+	starting := startingHandler()
+	current.Store(&starting)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("listening", "addr", ln.Addr().String())
+
+	err = func() error {
+		keys, err := migrateRetrying(ctx, db, client, cfg, logger)
+		if err != nil {
+			return err
+		}
+		svc, issuer, err := services(cfg, client, keys, logger)
+		if err != nil {
+			return err
+		}
+		h := NewServer(cfg, logger, svc, issuer, db)
+		current.Store(&h)
+		logger.Info("ready")
+		go purgeEnded(ctx, svc, logger)
+		return nil
+	}()
+	if err == nil {
+		select {
+		case err = <-served:
+			err = fmt.Errorf("serving: %w", err)
+		case <-ctx.Done():
+		}
+	}
+	logger.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if serr := srv.Shutdown(shutdownCtx); serr != nil {
+		logger.Warn("shutdown incomplete", "error", serr)
+	}
+	if err != nil && ctx.Err() == nil {
+		return err
+	}
+	return nil
+}
+
+// migrate applies the schema and, without JWT_SECRET_KEY, loads or creates
+// the signing keys held in the database, under the migration lock.
+func migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) ([]token.Key, error) {
+	var keys []token.Key
+	err := withMigrationLock(ctx, db, cfg.Database, func() error {
+		if err := client.Schema.Create(ctx); err != nil {
+			return fmt.Errorf("migrating schema: %w", err)
+		}
+		if cfg.JWTSecretKey != "" {
+			return nil
+		}
+		var err error
+		keys, err = auth.DatabaseKeys(ctx, client, time.Now())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	logger.Info("schema migrated")
+	return keys, nil
+}
+
+// migrateRetrying migrates, retrying with backoff while the database does
+// not answer, until ctx ends.
+func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) ([]token.Key, error) {
+	wait := 500 * time.Millisecond
+	for {
+		keys, err := migrate(ctx, db, client, cfg, logger)
+		if err == nil || ctx.Err() != nil {
+			return keys, err
+		}
+		logger.Warn("database not ready, retrying", "error", err, "retry_in", wait.String())
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+}
+
+// services builds the token issuer and the use cases from the configuration.
+func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger *slog.Logger) (*auth.Service, *token.Issuer, error) {
+	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL}
+	var (
+		issuer *token.Issuer
+		err    error
+	)
+	if cfg.JWTSecretKey != "" {
+		issuer, err = token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
+	} else {
+		issuer, err = token.NewIssuer(opts, dbKeys[0], dbKeys...)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
+	}
+	hasher, err := auth.NewHasher(auth.HashParams{
+		Memory:      cfg.PasswordHash.Memory,
+		Iterations:  cfg.PasswordHash.Iterations,
+		Parallelism: cfg.PasswordHash.Parallelism,
+	}, cfg.PasswordHash.Concurrency)
+	if err != nil {
+		return nil, nil, fmt.Errorf("password hashing: %w", err)
+	}
+	svc := auth.NewService(client, issuer, hasher, auth.Lifetimes{
+		RefreshTokenTTL:      cfg.RefreshTokenTTL,
+		SessionMaxAge:        cfg.SessionMaxAge,
+		RefreshReuseInterval: cfg.RefreshReuseInterval,
+	}, nil, logger)
+	return svc, issuer, nil
+}
+
+// purgeEnded deletes ended sessions now and then, until ctx ends. Replicas
+// may purge at once: the deletes are idempotent.
+func purgeEnded(ctx context.Context, svc *auth.Service, logger *slog.Logger) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		// Ended sessions are kept a day, for the users' and operators' eyes.
+		if n, err := svc.PurgeEnded(ctx, 24*time.Hour); err != nil {
+			logger.Warn("purging ended sessions", "error", err)
+		} else if n > 0 {
+			logger.Info("purged ended sessions", "sessions", n)
+		}
+	}
+}
+
+// roles grants or revokes a role: latchkey roles grant|revoke EMAIL ROLE.
+func roles(ctx context.Context, args []string, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
+	if len(args) != 3 || (args[0] != "grant" && args[0] != "revoke") {
+		return errors.New("usage: latchkey roles grant|revoke EMAIL ROLE")
+	}
+	keys, err := migrate(ctx, db, client, cfg, logger)
+	if err != nil {
+		return err
+	}
+	svc, _, err := services(cfg, client, keys, logger)
+	if err != nil {
+		return err
+	}
+	if err := svc.SetRole(ctx, args[1], args[2], args[0] == "grant"); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "roles %s %s %s: done\n", args[0], args[1], args[2])
+	return nil
+}
+
+// startingHandler answers while the database is not ready yet: alive, not
+// ready, and 503 for the rest.
+func startingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+	})
+	return mux
+}
+
+// newRequestID returns 16 random bytes in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// writeJSON writes v as a JSON response.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
