@@ -8,9 +8,8 @@ package graph
 import (
 	"context"
 
-	"github.com/latchkey/latchkey/internal/auth"
-
 	"github.com/latchkey/latchkey/graph/model"
+	"github.com/latchkey/latchkey/internal/auth"
 )
 
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
