@@ -38,7 +38,7 @@ type testServer struct {
 
 // startServer runs the service as main does, with env as its environment,
 // waits until /readyz answers, and stops it when the test ends.
-func startServer(t *testing.T, env map[string]string) *testServer {
+func startServer(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
 	s, stop, err := launch(env)
 	if err != nil {
@@ -166,7 +166,7 @@ func (r gqlResponse) ext(key string) any {
 }
 
 // field decodes data.name into v.
-func (r gqlResponse) field(t *testing.T, name string, v any) {
+func (r gqlResponse) field(t testing.TB, name string, v any) {
 	t.Helper()
 	raw, ok := r.Data[name]
 	if !ok {
@@ -178,7 +178,7 @@ func (r gqlResponse) field(t *testing.T, name string, v any) {
 }
 
 // post sends a GraphQL operation with an optional Bearer token.
-func (s *testServer) post(t *testing.T, bearer, query string, vars map[string]any) gqlResponse {
+func (s *testServer) post(t testing.TB, bearer, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	return s.postHeaders(t, map[string]string{"Authorization": bearerHeader(bearer)}, query, vars)
 }
@@ -191,7 +191,7 @@ func bearerHeader(tok string) string {
 }
 
 // postHeaders sends a GraphQL operation with the given request headers.
-func (s *testServer) postHeaders(t *testing.T, headers map[string]string, query string, vars map[string]any) gqlResponse {
+func (s *testServer) postHeaders(t testing.TB, headers map[string]string, query string, vars map[string]any) gqlResponse {
 	t.Helper()
 	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
@@ -210,7 +210,7 @@ func (s *testServer) postHeaders(t *testing.T, headers map[string]string, query 
 	return doGraphQL(t, req)
 }
 
-func doGraphQL(t *testing.T, req *http.Request) gqlResponse {
+func doGraphQL(t testing.TB, req *http.Request) gqlResponse {
 	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -267,7 +267,7 @@ const testPassword = "correct horse battery staple"
 
 // register creates a user and returns the payload, failing the test on any
 // error.
-func (s *testServer) register(t *testing.T, email string) payload {
+func (s *testServer) register(t testing.TB, email string) payload {
 	t.Helper()
 	r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": email, "password": testPassword}})
 	if len(r.Errors) > 0 {
@@ -279,7 +279,7 @@ func (s *testServer) register(t *testing.T, email string) payload {
 }
 
 // login logs in and returns the payload, failing the test on any error.
-func (s *testServer) login(t *testing.T, email, password string) payload {
+func (s *testServer) login(t testing.TB, email, password string) payload {
 	t.Helper()
 	r := s.post(t, "", loginDoc, map[string]any{"input": map[string]any{"email": email, "password": password}})
 	if len(r.Errors) > 0 {
@@ -291,13 +291,13 @@ func (s *testServer) login(t *testing.T, email, password string) payload {
 }
 
 // refresh sends a refreshToken mutation.
-func (s *testServer) refresh(t *testing.T, tok string) gqlResponse {
+func (s *testServer) refresh(t testing.TB, tok string) gqlResponse {
 	t.Helper()
 	return s.post(t, "", refreshDoc, map[string]any{"t": tok})
 }
 
 // wantCode fails the test unless r's first error has code.
-func wantCode(t *testing.T, what string, r gqlResponse, code string) {
+func wantCode(t testing.TB, what string, r gqlResponse, code string) {
 	t.Helper()
 	if got := r.code(); got != code {
 		t.Errorf("%s: code = %q, want %q; body %s", what, got, code, r.Body)
@@ -305,6 +305,6 @@ func wantCode(t *testing.T, what string, r gqlResponse, code string) {
 }
 
 // uniqueEmail returns an address no other test uses.
-func uniqueEmail(t *testing.T, name string) string {
+func uniqueEmail(t testing.TB, name string) string {
 	return fmt.Sprintf("%s-%d@example.com", name, time.Now().UnixNano())
 }
