@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
@@ -137,9 +139,10 @@ func cors(cfg config.Config, next http.Handler) http.Handler {
 	})
 }
 
-// limitBody refuses bodies over limit bytes with 413 before they reach the
-// GraphQL handler.
-func limitBody(limit int64, next http.Handler) http.Handler {
+// guardGraphQL refuses bodies over limit bytes with 413 and JSON array
+// batches with 400, before they reach the GraphQL handler, and gives each
+// request a deadline so that nothing waits on a stuck database for ever.
+func guardGraphQL(limit int64, timeout time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > limit {
 			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
@@ -155,8 +158,17 @@ func limitBody(limit int64, next http.Handler) http.Handler {
 			http.Error(w, "unreadable request body", http.StatusBadRequest)
 			return
 		}
+		if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]any{{
+				"message":    "batched requests are not supported: send one operation per request",
+				"extensions": map[string]any{"code": "BAD_REQUEST"},
+			}}})
+			return
+		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		next.ServeHTTP(w, r)
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 

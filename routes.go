@@ -19,9 +19,12 @@ import (
 // playground, the JWKS and the probes, behind the middleware every response
 // passes through.
 func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB) http.Handler {
-	gql := limitBody(cfg.MaxBodyBytes, graph.NewHandler(svc, graph.Options{
+	gql := guardGraphQL(cfg.MaxBodyBytes, cfg.RequestTimeout, graph.NewHandler(svc, graph.Options{
 		Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity,
+		MaxDepth:      cfg.MaxDepth,
+		MaxRootFields: cfg.MaxRootFields,
+		MaxQueryBytes: cfg.MaxQueryBytes,
 		Logger:        logger,
 	}))
 	mux := http.NewServeMux()

@@ -208,7 +208,7 @@ func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger 
 		Memory:      cfg.PasswordHash.Memory,
 		Iterations:  cfg.PasswordHash.Iterations,
 		Parallelism: cfg.PasswordHash.Parallelism,
-	}, cfg.PasswordHash.Concurrency)
+	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait)
 	if err != nil {
 		return nil, nil, fmt.Errorf("password hashing: %w", err)
 	}
@@ -216,8 +216,20 @@ func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger 
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
-	}, nil, logger)
+	}, limits(cfg.Throttle), nil, logger)
 	return svc, issuer, nil
+}
+
+// limits turns the throttle settings into the use cases' limits.
+func limits(t config.Throttle) auth.Limits {
+	rate := func(r config.RateLimit) auth.Limit { return auth.Limit{Max: r.Max, Window: r.Window} }
+	return auth.Limits{
+		LoginAccount:    auth.Backoff{Max: t.LoginMaxFailures, Lockout: t.LoginLockout, MaxLockout: t.LoginMaxLockout},
+		LoginAddress:    rate(t.Login),
+		Register:        rate(t.Register),
+		RefreshAddress:  rate(t.Refresh),
+		ValidateAddress: rate(t.Validate),
+	}
 }
 
 // purgeEnded deletes ended sessions now and then, until ctx ends. Replicas

@@ -8,6 +8,7 @@ import (
 	"github.com/latchkey/latchkey/ent/schema"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/signingkey"
+	"github.com/latchkey/latchkey/ent/throttle"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -68,6 +69,26 @@ func init() {
 	// signingkey.IDValidator is a validator for the "id" field. It is called by the builders before save.
 	signingkey.IDValidator = func() func(string) error {
 		validators := signingkeyDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	throttleFields := schema.Throttle{}.Fields()
+	_ = throttleFields
+	// throttleDescID is the schema descriptor for id field.
+	throttleDescID := throttleFields[0].Descriptor()
+	// throttle.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	throttle.IDValidator = func() func(string) error {
+		validators := throttleDescID.Validators
 		fns := [...]func(string) error{
 			validators[0].(func(string) error),
 			validators[1].(func(string) error),

@@ -17,9 +17,12 @@ import (
 type Options struct {
 	// Introspection turns schema introspection on.
 	Introspection bool
-	// MaxComplexity refuses operations above this complexity before any
-	// resolver runs.
+	// MaxComplexity, MaxDepth, MaxRootFields and MaxQueryBytes refuse
+	// operations before any resolver runs.
 	MaxComplexity int
+	MaxDepth      int
+	MaxRootFields int
+	MaxQueryBytes int
 	// Logger receives internal errors and panics.
 	Logger *slog.Logger
 }
@@ -37,6 +40,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	if opts.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(shapeLimits{maxBytes: opts.MaxQueryBytes, maxDepth: opts.MaxDepth, maxRootFields: opts.MaxRootFields})
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))

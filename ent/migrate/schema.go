@@ -93,6 +93,26 @@ var (
 		Columns:    SigningKeysColumns,
 		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
 	}
+	// ThrottlesColumns holds the columns for the "throttles" table.
+	ThrottlesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeString, Size: 64},
+		{Name: "count", Type: field.TypeInt},
+		{Name: "window_start", Type: field.TypeInt64},
+		{Name: "last_at", Type: field.TypeInt64},
+	}
+	// ThrottlesTable holds the schema information for the "throttles" table.
+	ThrottlesTable = &schema.Table{
+		Name:       "throttles",
+		Columns:    ThrottlesColumns,
+		PrimaryKey: []*schema.Column{ThrottlesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "throttle_last_at",
+				Unique:  false,
+				Columns: []*schema.Column{ThrottlesColumns[3]},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -117,6 +137,7 @@ var (
 		RefreshTokensTable,
 		SessionsTable,
 		SigningKeysTable,
+		ThrottlesTable,
 		UsersTable,
 	}
 )

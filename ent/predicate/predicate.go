@@ -15,5 +15,8 @@ type Session func(*sql.Selector)
 // SigningKey is the predicate function for signingkey builders.
 type SigningKey func(*sql.Selector)
 
+// Throttle is the predicate function for throttle builders.
+type Throttle func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

@@ -112,9 +112,21 @@ type Validation struct {
 // ValidateToken checks an access token as @auth does, for services that
 // ask: signature, claims, expiry, and in one database round trip whether
 // its session is live.
+//
+// Forged and malformed tokens count against the caller's address; expired
+// and revoked ones, which honest services see all day, do not.
 func (s *Service) ValidateToken(ctx context.Context, tok string) (Validation, error) {
+	ip, now := RequestFrom(ctx).ClientIP, s.now()
+	if err := s.throttle.checkFailures(kindValidate, ip, now); err != nil {
+		return Validation{}, err
+	}
 	claims, uid, sid, err := s.parse(tok)
 	if err != nil {
+		if !errors.Is(err, token.ErrExpired) {
+			if terr := s.throttle.failed(ctx, kindValidate, s.throttle.limits.ValidateAddress, ip, now); terr != nil {
+				return Validation{}, terr
+			}
+		}
 		return Validation{Reason: token.Reason(err)}, nil
 	}
 	live, err := s.db.Session.Query().

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -71,21 +72,26 @@ type Hasher struct {
 	params HashParams
 	// slots is a semaphore: a hash runs while it holds one.
 	slots chan struct{}
+	// maxWait is how long a hash may wait for a slot before it is shed.
+	maxWait time.Duration
 	// dummy is the hash of a random password that VerifyUnknown checks
 	// against, so that it costs what Verify costs.
 	dummy phcHash
 }
 
 // NewHasher returns a Hasher that hashes with p and runs at most concurrency
-// hashes at once. It computes one hash before returning.
-func NewHasher(p HashParams, concurrency int) (*Hasher, error) {
+// hashes at once. A hash that waits longer than maxWait for its turn is shed
+// with a *RateLimitedError, so that a flood gets fast refusals instead of a
+// queue without end; zero means wait as long as the request's context allows.
+// It computes one hash before returning.
+func NewHasher(p HashParams, concurrency int, maxWait time.Duration) (*Hasher, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("password hash parameters: %w", err)
 	}
 	if concurrency < 1 {
 		return nil, fmt.Errorf("password hash concurrency %d must be at least 1", concurrency)
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency)}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait}
 	h.dummy = phcHash{params: p, salt: newSalt()}
 	h.dummy.key = h.dummy.derive(rand.Text(), argonKeyLen)
 	return h, nil
@@ -124,16 +130,17 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 	return true, rehash, nil
 }
 
-// VerifyUnknown costs what Verify costs for a wrong password, and always
-// returns false. Login calls it when no user has the email, so that the time
-// a login takes does not tell whether the email is registered.
-func (h *Hasher) VerifyUnknown(ctx context.Context, password string) bool {
+// VerifyUnknown costs what Verify costs for a wrong password, and fails as
+// Verify fails when the hasher is overloaded or ctx ends. Login calls it when
+// no user has the email, so that neither the time a login takes nor its
+// error tells whether the email is registered.
+func (h *Hasher) VerifyUnknown(ctx context.Context, password string) error {
 	if err := h.acquire(ctx); err != nil {
-		return false
+		return err
 	}
 	defer h.release()
 	subtle.ConstantTimeCompare(h.dummy.derive(password, argonKeyLen), h.dummy.key)
-	return false
+	return nil
 }
 
 func (h *Hasher) acquire(ctx context.Context) error {
@@ -145,8 +152,21 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	select {
 	case h.slots <- struct{}{}:
 		return nil
+	default:
+	}
+	var shed <-chan time.Time
+	if h.maxWait > 0 {
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		shed = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-shed:
+		return &RateLimitedError{RetryAfter: time.Second}
 	}
 }
 

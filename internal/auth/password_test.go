@@ -16,7 +16,7 @@ var lowCostHashParams = HashParams{Memory: 64, Iterations: 1, Parallelism: 1}
 
 func newLowCostHasher(t testing.TB, concurrency int) *Hasher {
 	t.Helper()
-	h, err := NewHasher(lowCostHashParams, concurrency)
+	h, err := NewHasher(lowCostHashParams, concurrency, 0)
 	if err != nil {
 		t.Fatalf("NewHasher(%+v, %d) = %v", lowCostHashParams, concurrency, err)
 	}
@@ -54,7 +54,7 @@ func TestNewHasher(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, err := NewHasher(tt.params, tt.concurrency)
+			h, err := NewHasher(tt.params, tt.concurrency, 0)
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("NewHasher(%+v, %d) = %v, want error: %t", tt.params, tt.concurrency, err, tt.wantErr)
 			}
@@ -142,7 +142,7 @@ func TestHasherVerify(t *testing.T) {
 		t.Fatalf("Hash() = %v", err)
 	}
 	// Same params as referenceHashT2P1, so that one needs no rehash.
-	refHasher, err := NewHasher(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 1)
+	refHasher, err := NewHasher(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 1, 0)
 	if err != nil {
 		t.Fatalf("NewHasher() = %v", err)
 	}
@@ -278,8 +278,8 @@ func TestHasherVerifyUnknown(t *testing.T) {
 	t.Parallel()
 	h := newLowCostHasher(t, 1)
 	for _, password := range []string{"", "password", referencePassword, strings.Repeat("x", 256)} {
-		if h.VerifyUnknown(t.Context(), password) {
-			t.Errorf("VerifyUnknown(%q) = true, want false", password)
+		if err := h.VerifyUnknown(t.Context(), password); err != nil {
+			t.Errorf("VerifyUnknown(%q) = %v, want nil", password, err)
 		}
 	}
 }
@@ -351,10 +351,7 @@ func TestHasherCanceledWhileWaiting(t *testing.T) {
 			return err
 		}},
 		{"VerifyUnknown", func(ctx context.Context) error {
-			if h.VerifyUnknown(ctx, referencePassword) {
-				return errors.New("VerifyUnknown returned true")
-			}
-			return ctx.Err()
+			return h.VerifyUnknown(ctx, referencePassword)
 		}},
 	}
 	// Subtests run in turn: they share h's single slot.
@@ -390,7 +387,7 @@ func TestHasherCanceledWhileWaiting(t *testing.T) {
 
 func BenchmarkHash(b *testing.B) {
 	owasp := HashParams{Memory: 19456, Iterations: 2, Parallelism: 1}
-	h, err := NewHasher(owasp, 1)
+	h, err := NewHasher(owasp, 1, 0)
 	if err != nil {
 		b.Fatalf("NewHasher(%+v, 1) = %v", owasp, err)
 	}
@@ -398,6 +395,24 @@ func BenchmarkHash(b *testing.B) {
 	for b.Loop() {
 		if _, err := h.Hash(ctx, "correct horse battery staple"); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestHasherShedsAfterMaxWait(t *testing.T) {
+	t.Parallel()
+	h, err := NewHasher(lowCostHashParams, 1, 30*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holdSlots(t, h, 1)
+	for name, call := range map[string]func() error{
+		"Hash":          func() error { _, err := h.Hash(t.Context(), "x"); return err },
+		"VerifyUnknown": func() error { return h.VerifyUnknown(t.Context(), "x") },
+	} {
+		var limited *RateLimitedError
+		if err := call(); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
+			t.Errorf("%s() with the only slot held past maxWait = %v, want *RateLimitedError", name, err)
 		}
 	}
 }

@@ -42,20 +42,21 @@ type Lifetimes struct {
 
 // Service runs the use cases against one database.
 type Service struct {
-	db     *ent.Client
-	tokens *token.Issuer
-	hasher *Hasher
-	life   Lifetimes
-	clock  func() time.Time
-	logger *slog.Logger
+	db       *ent.Client
+	tokens   *token.Issuer
+	hasher   *Hasher
+	life     Lifetimes
+	throttle *throttler
+	clock    func() time.Time
+	logger   *slog.Logger
 }
 
 // NewService returns a Service. clock is the time source; nil means time.Now.
-func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, clock func() time.Time, logger *slog.Logger) *Service {
+func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, clock: clock, logger: logger}
+	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits), clock: clock, logger: logger}
 }
 
 // now is the clock in UTC at the precision both databases keep, so that a
@@ -95,6 +96,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 	if err != nil {
 		return nil, err
 	}
+	if err := s.throttle.attempt(ctx, kindRegister, s.throttle.limits.Register, RequestFrom(ctx).ClientIP, s.now()); err != nil {
+		return nil, err
+	}
 	hash, err := s.hasher.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, fmt.Errorf("hashing password: %w", err)
@@ -128,31 +132,65 @@ const maxPasswordLen = 256
 
 // Login checks an email and password and starts a session. It fails with
 // ErrInvalidCredentials, after the same work, whether the email is unknown
-// or the password wrong.
+// or the password wrong. A throttled account or address is refused with a
+// *RateLimitedError before any password is hashed.
 func (s *Service) Login(ctx context.Context, email, password string) (*Tokens, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
 	}
+	ip := RequestFrom(ctx).ClientIP
+	if err := s.throttle.checkLogin(ctx, email, ip, s.now()); err != nil {
+		return nil, err
+	}
+	u, rehash, err := s.verifyLogin(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		if terr := s.throttle.loginFailed(ctx, email, ip, s.now()); terr != nil {
+			return nil, terr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.throttle.loginSucceeded(ctx, email); err != nil {
+		return nil, err
+	}
+	return s.startLogin(ctx, u, password, rehash)
+}
+
+// verifyLogin returns the user with email if password is theirs, and
+// whether the stored hash should be upgraded.
+func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent.User, bool, error) {
 	if len([]rune(password)) > maxPasswordLen || password == "" {
-		return nil, ErrInvalidCredentials
+		return nil, false, ErrInvalidCredentials
 	}
 	u, err := s.db.User.Query().Where(user.Email(email)).Only(ctx)
 	if ent.IsNotFound(err) {
-		s.hasher.VerifyUnknown(ctx, password)
-		return nil, ErrInvalidCredentials
+		if err := s.hasher.VerifyUnknown(ctx, password); err != nil {
+			return nil, false, err
+		}
+		return nil, false, ErrInvalidCredentials
 	}
 	if err != nil {
-		return nil, fmt.Errorf("loading user: %w", err)
+		return nil, false, fmt.Errorf("loading user: %w", err)
 	}
 	ok, rehash, err := s.hasher.Verify(ctx, u.PasswordHash, password)
 	if err != nil {
-		return nil, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
+		return nil, false, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
 	}
 	if !ok || u.Disabled {
-		return nil, ErrInvalidCredentials
+		return nil, false, ErrInvalidCredentials
 	}
-	var newHash string
+	return u, rehash, nil
+}
+
+// startLogin records the login of u, upgrading the password's hash when
+// rehash says so, and starts a session.
+func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, rehash bool) (*Tokens, error) {
+	var (
+		newHash string
+		err     error
+	)
 	if rehash {
 		if newHash, err = s.hasher.Hash(ctx, password); err != nil {
 			return nil, fmt.Errorf("rehashing password: %w", err)
@@ -246,11 +284,24 @@ func (s *Service) refreshExpiry(created, now time.Time) time.Time {
 // by a conditional update, so of concurrent refreshes of one token exactly
 // one finds it unspent, on any number of replicas.
 func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
+	ip, now := RequestFrom(ctx).ClientIP, s.now()
+	if err := s.throttle.checkFailures(kindRefresh, ip, now); err != nil {
+		return nil, err
+	}
+	out, err := s.refresh(ctx, refresh, now)
+	if errors.Is(err, ErrInvalidRefreshToken) {
+		if terr := s.throttle.failed(ctx, kindRefresh, s.throttle.limits.RefreshAddress, ip, now); terr != nil {
+			return nil, terr
+		}
+	}
+	return out, err
+}
+
+func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (*Tokens, error) {
 	if refresh == "" || len(refresh) > 256 {
 		return nil, ErrInvalidRefreshToken
 	}
 	hash := token.HashRefreshToken(refresh)
-	now := s.now()
 	var (
 		out    *Tokens
 		reused bool
@@ -507,14 +558,19 @@ func (s *Service) SetRole(ctx context.Context, email, role string, grant bool) e
 }
 
 // PurgeEnded deletes sessions, with their refresh tokens, that ended more
-// than retain ago, and reports how many.
+// than retain ago, and throttle counts no limit looks at any more. It
+// reports how many sessions went.
 func (s *Service) PurgeEnded(ctx context.Context, retain time.Duration) (int, error) {
-	cutoff := s.now().Add(-retain)
+	now := s.now()
+	cutoff := now.Add(-retain)
 	n, err := s.db.Session.Delete().
 		Where(session.Or(session.ExpiresAtLT(cutoff), session.RevokedAtLT(cutoff))).
 		Exec(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("purging sessions: %w", err)
+	}
+	if _, err := s.throttle.purge(ctx, now); err != nil {
+		return n, err
 	}
 	return n, nil
 }

@@ -29,6 +29,23 @@
 //	PASSWORD_HASH_CONCURRENCY  most hashes computed at once, >= 1             GOMAXPROCS
 //	MAX_BODY_BYTES             largest request body, >= 1024                  1048576
 //	MAX_QUERY_COMPLEXITY       largest GraphQL query complexity, >= 1         500
+//	MAX_QUERY_BYTES            largest GraphQL document, >= 256               32768
+//	MAX_QUERY_DEPTH            deepest GraphQL selection, >= 1                12
+//	MAX_ROOT_FIELDS            root fields of one operation, aliases          20
+//	                           included, >= 1
+//	REQUEST_TIMEOUT            deadline of one GraphQL request, > 0           15s
+//	PASSWORD_HASH_MAX_WAIT     longest wait for a hashing slot before the     2s
+//	                           request is shed with RATE_LIMITED; 0: no limit
+//	LOGIN_MAX_FAILURES         consecutive failed logins of one account       10
+//	                           before it is throttled; 0: off
+//	LOGIN_LOCKOUT              first throttle of an account, doubling with    30s
+//	                           each further failure
+//	LOGIN_MAX_LOCKOUT          longest throttle of an account                 15m
+//	RATE_LIMIT_LOGIN           failed logins per client address: N/window     50/15m
+//	RATE_LIMIT_REGISTER        registrations per client address               20/1h
+//	RATE_LIMIT_REFRESH         unknown refresh tokens per client address      50/15m
+//	RATE_LIMIT_VALIDATE        forged tokens sent to validateToken per        100/1m
+//	                           client address (rate limits: "0" turns off)
 //	SHUTDOWN_TIMEOUT           graceful-shutdown deadline, > 0                20s
 //
 // Durations are Go durations (time.ParseDuration): 90s, 15m, 720h.
@@ -66,6 +83,11 @@ type Config struct {
 	PasswordHash         PasswordHash   // PASSWORD_HASH_*
 	MaxBodyBytes         int64          // MAX_BODY_BYTES
 	MaxComplexity        int            // MAX_QUERY_COMPLEXITY
+	MaxQueryBytes        int            // MAX_QUERY_BYTES
+	MaxDepth             int            // MAX_QUERY_DEPTH
+	MaxRootFields        int            // MAX_ROOT_FIELDS
+	RequestTimeout       time.Duration  // REQUEST_TIMEOUT
+	Throttle             Throttle       // LOGIN_* and RATE_LIMIT_*
 	ShutdownTimeout      time.Duration  // SHUTDOWN_TIMEOUT
 }
 
@@ -88,6 +110,34 @@ type PasswordHash struct {
 	Iterations  uint32 // PASSWORD_HASH_ITERATIONS
 	Parallelism uint8  // PASSWORD_HASH_PARALLELISM
 	Concurrency int    // PASSWORD_HASH_CONCURRENCY: most hashes computed at once
+	// MaxWait is PASSWORD_HASH_MAX_WAIT: how long a hash may wait for a
+	// slot before its request is refused; 0 waits without limit.
+	MaxWait time.Duration
+}
+
+// Throttle holds the limits on failed logins and per-address attempts.
+type Throttle struct {
+	LoginMaxFailures int           // LOGIN_MAX_FAILURES; 0 turns the account throttle off
+	LoginLockout     time.Duration // LOGIN_LOCKOUT
+	LoginMaxLockout  time.Duration // LOGIN_MAX_LOCKOUT
+	Login            RateLimit     // RATE_LIMIT_LOGIN: failed logins per address
+	Register         RateLimit     // RATE_LIMIT_REGISTER
+	Refresh          RateLimit     // RATE_LIMIT_REFRESH: unknown refresh tokens per address
+	Validate         RateLimit     // RATE_LIMIT_VALIDATE: forged tokens per address
+}
+
+// RateLimit is at most Max events per Window; zero Max is no limit.
+type RateLimit struct {
+	Max    int
+	Window time.Duration
+}
+
+// String is the setting's form: "50/15m0s", or "0".
+func (r RateLimit) String() string {
+	if r.Max == 0 {
+		return "0"
+	}
+	return strconv.Itoa(r.Max) + "/" + r.Window.String()
 }
 
 // Secret is a string that never appears in logs or fmt output.
@@ -128,6 +178,14 @@ const (
 	defaultMaxBodyBytes         = 1 << 20
 	defaultMaxComplexity        = 500
 	defaultShutdownTimeout      = 20 * time.Second
+	defaultMaxQueryBytes        = 32 << 10
+	defaultMaxDepth             = 12
+	defaultMaxRootFields        = 20
+	defaultRequestTimeout       = 15 * time.Second
+	defaultHashMaxWait          = 2 * time.Second
+	defaultLoginMaxFailures     = 10
+	defaultLoginLockout         = 30 * time.Second
+	defaultLoginMaxLockout      = 15 * time.Minute
 
 	// minSecretBytes is the shortest JWT_SECRET_KEY production accepts:
 	// 256 bits, the size of an HS256 output.
@@ -166,6 +224,20 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxBodyBytes = int64(e.int("MAX_BODY_BYTES", defaultMaxBodyBytes))
 	c.MaxComplexity = e.int("MAX_QUERY_COMPLEXITY", defaultMaxComplexity)
 	c.ShutdownTimeout = e.duration("SHUTDOWN_TIMEOUT", defaultShutdownTimeout)
+	c.MaxQueryBytes = e.int("MAX_QUERY_BYTES", defaultMaxQueryBytes)
+	c.MaxDepth = e.int("MAX_QUERY_DEPTH", defaultMaxDepth)
+	c.MaxRootFields = e.int("MAX_ROOT_FIELDS", defaultMaxRootFields)
+	c.RequestTimeout = e.duration("REQUEST_TIMEOUT", defaultRequestTimeout)
+	c.PasswordHash.MaxWait = e.duration("PASSWORD_HASH_MAX_WAIT", defaultHashMaxWait)
+	c.Throttle = Throttle{
+		LoginMaxFailures: e.int("LOGIN_MAX_FAILURES", defaultLoginMaxFailures),
+		LoginLockout:     e.duration("LOGIN_LOCKOUT", defaultLoginLockout),
+		LoginMaxLockout:  e.duration("LOGIN_MAX_LOCKOUT", defaultLoginMaxLockout),
+		Login:            e.rateLimit("RATE_LIMIT_LOGIN", RateLimit{50, 15 * time.Minute}),
+		Register:         e.rateLimit("RATE_LIMIT_REGISTER", RateLimit{20, time.Hour}),
+		Refresh:          e.rateLimit("RATE_LIMIT_REFRESH", RateLimit{50, 15 * time.Minute}),
+		Validate:         e.rateLimit("RATE_LIMIT_VALIDATE", RateLimit{100, time.Minute}),
+	}
 
 	// A value that did not parse kept its default, which Validate accepts:
 	// each variable is reported once.
@@ -213,6 +285,15 @@ func (c Config) problems() []error {
 	check(c.MaxBodyBytes >= 1024, "MAX_BODY_BYTES", "%d must be at least 1024", c.MaxBodyBytes)
 	check(c.MaxComplexity >= 1, "MAX_QUERY_COMPLEXITY", "%d must be at least 1", c.MaxComplexity)
 	check(c.ShutdownTimeout > 0, "SHUTDOWN_TIMEOUT", "%v must be more than 0", c.ShutdownTimeout)
+	check(c.MaxQueryBytes >= 256, "MAX_QUERY_BYTES", "%d must be at least 256", c.MaxQueryBytes)
+	check(c.MaxDepth >= 1, "MAX_QUERY_DEPTH", "%d must be at least 1", c.MaxDepth)
+	check(c.MaxRootFields >= 1, "MAX_ROOT_FIELDS", "%d must be at least 1", c.MaxRootFields)
+	check(c.RequestTimeout > 0, "REQUEST_TIMEOUT", "%v must be more than 0", c.RequestTimeout)
+	check(ph.MaxWait >= 0, "PASSWORD_HASH_MAX_WAIT", "%v must not be negative", ph.MaxWait)
+	th := c.Throttle
+	check(th.LoginMaxFailures >= 0, "LOGIN_MAX_FAILURES", "%d must not be negative", th.LoginMaxFailures)
+	check(th.LoginLockout > 0, "LOGIN_LOCKOUT", "%v must be more than 0", th.LoginLockout)
+	check(th.LoginMaxLockout >= th.LoginLockout, "LOGIN_MAX_LOCKOUT", "%v must be at least LOGIN_LOCKOUT (%v)", th.LoginMaxLockout, th.LoginLockout)
 	if !c.Debug {
 		if err := c.validateProduction(); err != nil {
 			errs = append(errs, err)
@@ -261,6 +342,20 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Int("max_query_complexity", c.MaxComplexity),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.Int("max_query_bytes", c.MaxQueryBytes),
+		slog.Int("max_query_depth", c.MaxDepth),
+		slog.Int("max_root_fields", c.MaxRootFields),
+		slog.String("request_timeout", c.RequestTimeout.String()),
+		slog.String("password_hash_max_wait", c.PasswordHash.MaxWait.String()),
+		slog.Group("throttle",
+			slog.Int("login_max_failures", c.Throttle.LoginMaxFailures),
+			slog.String("login_lockout", c.Throttle.LoginLockout.String()),
+			slog.String("login_max_lockout", c.Throttle.LoginMaxLockout.String()),
+			slog.String("login", c.Throttle.Login.String()),
+			slog.String("register", c.Throttle.Register.String()),
+			slog.String("refresh", c.Throttle.Refresh.String()),
+			slog.String("validate", c.Throttle.Validate.String()),
+		),
 	)
 }
 
@@ -533,4 +628,23 @@ func (e *env) prefixes(name string) []netip.Prefix {
 		prefixes = append(prefixes, p.Masked())
 	}
 	return prefixes
+}
+
+// rateLimit parses "N/duration" (50/15m), or "0" for no limit.
+func (e *env) rateLimit(name string, def RateLimit) RateLimit {
+	v := e.lookup(name)
+	if v == "" {
+		return def
+	}
+	if v == "0" {
+		return RateLimit{}
+	}
+	n, w, ok := strings.Cut(v, "/")
+	max, err1 := strconv.Atoi(strings.TrimSpace(n))
+	window, err2 := time.ParseDuration(strings.TrimSpace(w))
+	if !ok || err1 != nil || err2 != nil || max < 1 || window <= 0 {
+		e.errorf(name, "%q is not a rate limit (like 50/15m, or 0 for none)", v)
+		return def
+	}
+	return RateLimit{Max: max, Window: window}
 }

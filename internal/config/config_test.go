@@ -46,10 +46,24 @@ func defaults() Config {
 			Iterations:  2,
 			Parallelism: 1,
 			Concurrency: runtime.GOMAXPROCS(0),
+			MaxWait:     2 * time.Second,
 		},
 		MaxBodyBytes:    1 << 20,
 		MaxComplexity:   500,
 		ShutdownTimeout: 20 * time.Second,
+		MaxQueryBytes:   32 << 10,
+		MaxDepth:        12,
+		MaxRootFields:   20,
+		RequestTimeout:  15 * time.Second,
+		Throttle: Throttle{
+			LoginMaxFailures: 10,
+			LoginLockout:     30 * time.Second,
+			LoginMaxLockout:  15 * time.Minute,
+			Login:            RateLimit{50, 15 * time.Minute},
+			Register:         RateLimit{20, time.Hour},
+			Refresh:          RateLimit{50, 15 * time.Minute},
+			Validate:         RateLimit{100, time.Minute},
+		},
 	}
 }
 
@@ -164,6 +178,31 @@ func TestLoad(t *testing.T) {
 			c.RefreshReuseInterval = 0
 			c.ShutdownTimeout = 500 * time.Millisecond
 		}},
+		{name: "throttles and limits", env: map[string]string{
+			"LOGIN_MAX_FAILURES":     "5",
+			"LOGIN_LOCKOUT":          "1m",
+			"LOGIN_MAX_LOCKOUT":      "1h",
+			"RATE_LIMIT_LOGIN":       "10/1m",
+			"RATE_LIMIT_REGISTER":    "0",
+			"RATE_LIMIT_REFRESH":     " 7 / 2h ",
+			"MAX_QUERY_DEPTH":        "8",
+			"MAX_ROOT_FIELDS":        "3",
+			"MAX_QUERY_BYTES":        "4096",
+			"REQUEST_TIMEOUT":        "3s",
+			"PASSWORD_HASH_MAX_WAIT": "0",
+		}, want: func(c *Config) {
+			c.Throttle.LoginMaxFailures = 5
+			c.Throttle.LoginLockout = time.Minute
+			c.Throttle.LoginMaxLockout = time.Hour
+			c.Throttle.Login = RateLimit{10, time.Minute}
+			c.Throttle.Register = RateLimit{}
+			c.Throttle.Refresh = RateLimit{7, 2 * time.Hour}
+			c.MaxDepth = 8
+			c.MaxRootFields = 3
+			c.MaxQueryBytes = 4096
+			c.RequestTimeout = 3 * time.Second
+			c.PasswordHash.MaxWait = 0
+		}},
 		{name: "SESSION_MAX_AGE below REFRESH_TOKEN_TTL", env: map[string]string{"SESSION_MAX_AGE": "1h", "REFRESH_TOKEN_TTL": "2h"}, want: func(c *Config) {
 			c.SessionMaxAge = time.Hour
 			c.RefreshTokenTTL = 2 * time.Hour
@@ -186,7 +225,7 @@ func TestLoad(t *testing.T) {
 			"PASSWORD_HASH_PARALLELISM": "8",
 			"PASSWORD_HASH_CONCURRENCY": "4",
 		}, want: func(c *Config) {
-			c.PasswordHash = PasswordHash{Memory: 64, Iterations: 1, Parallelism: 8, Concurrency: 4}
+			c.PasswordHash = PasswordHash{Memory: 64, Iterations: 1, Parallelism: 8, Concurrency: 4, MaxWait: 2 * time.Second}
 		}},
 		{name: "request limits", env: map[string]string{"MAX_BODY_BYTES": "1024", "MAX_QUERY_COMPLEXITY": "1"}, want: func(c *Config) {
 			c.MaxBodyBytes = 1024
@@ -234,6 +273,9 @@ func TestLoadErrors(t *testing.T) {
 		{name: "SESSION_MAX_AGE zero", env: map[string]string{"SESSION_MAX_AGE": "0"}, want: []string{"SESSION_MAX_AGE"}},
 		{name: "REFRESH_REUSE_INTERVAL negative", env: map[string]string{"REFRESH_REUSE_INTERVAL": "-1s"}, want: []string{"REFRESH_REUSE_INTERVAL"}},
 		{name: "REFRESH_REUSE_INTERVAL 10 days", env: map[string]string{"REFRESH_REUSE_INTERVAL": "10d"}, want: []string{"REFRESH_REUSE_INTERVAL"}},
+		{name: "rate limit without window", env: map[string]string{"RATE_LIMIT_LOGIN": "50"}, want: []string{"RATE_LIMIT_LOGIN"}},
+		{name: "rate limit negative", env: map[string]string{"RATE_LIMIT_VALIDATE": "-1/1m"}, want: []string{"RATE_LIMIT_VALIDATE"}},
+		{name: "max lockout below lockout", env: map[string]string{"LOGIN_LOCKOUT": "1h", "LOGIN_MAX_LOCKOUT": "1m"}, want: []string{"LOGIN_MAX_LOCKOUT"}},
 		{name: "SHUTDOWN_TIMEOUT zero", env: map[string]string{"SHUTDOWN_TIMEOUT": "0"}, want: []string{"SHUTDOWN_TIMEOUT"}},
 		{name: "CORS_ALLOWED_ORIGINS path", env: map[string]string{"CORS_ALLOWED_ORIGINS": "https://a.example/"}, want: []string{"CORS_ALLOWED_ORIGINS"}},
 		{name: "CORS_ALLOWED_ORIGINS scheme", env: map[string]string{"CORS_ALLOWED_ORIGINS": "ftp://a.example"}, want: []string{"CORS_ALLOWED_ORIGINS"}},
@@ -310,9 +352,10 @@ func TestValidateZeroConfig(t *testing.T) {
 	// A hand-built Config is checked like a loaded one.
 	got := problemVars(t, Config{}.Validate())
 	want := []string{
-		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_SECRET_KEY", "MAX_BODY_BYTES",
-		"MAX_QUERY_COMPLEXITY", "PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
-		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",
+		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES",
+		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_ROOT_FIELDS",
+		"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
+		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "REQUEST_TIMEOUT", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Config{}.Validate() names %v, want %v; diff (-want +got):\n%s", got, want, diff)
