@@ -308,3 +308,8 @@ func wantCode(t testing.TB, what string, r gqlResponse, code string) {
 func uniqueEmail(t testing.TB, name string) string {
 	return fmt.Sprintf("%s-%d@example.com", name, time.Now().UnixNano())
 }
+
+// sleepSeconds waits n seconds of real time.
+func sleepSeconds(n int) {
+	time.Sleep(time.Duration(n) * time.Second)
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// loginAs sends a login mutation with extra request headers.
+func (s *testServer) loginAs(t testing.TB, headers map[string]string, email, password string) gqlResponse {
+	t.Helper()
+	return s.postHeaders(t, headers, loginDoc, map[string]any{"input": map[string]any{"email": email, "password": password}})
+}
+
+// retryAfter is the first error's extensions.retryAfter in whole seconds.
+func retryAfter(t testing.TB, r gqlResponse) int {
+	t.Helper()
+	v, ok := r.ext("retryAfter").(float64)
+	if !ok || v != float64(int(v)) || v < 1 {
+		t.Errorf("retryAfter = %v, want whole seconds >= 1; body %s", r.ext("retryAfter"), r.Body)
+	}
+	return int(v)
+}
+
+func TestBruteForceOneAccount(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		s := startServer(t, testEnv(uri, "LOGIN_LOCKOUT", "2s"))
+		victim, bystander := uniqueEmail(t, "victim"), uniqueEmail(t, "bystander")
+		s.register(t, victim)
+		s.register(t, bystander)
+		for i := range 10 {
+			wantCode(t, fmt.Sprintf("failure %d", i+1), s.loginAs(t, nil, victim, "wrong password "+fmt.Sprint(i)), "INVALID_CREDENTIALS")
+		}
+		r := s.loginAs(t, nil, victim, "another wrong password")
+		wantCode(t, "11th attempt", r, "RATE_LIMITED")
+		if got := retryAfter(t, r); got > 2 {
+			t.Errorf("first lockout retryAfter = %d, want at most LOGIN_LOCKOUT (2s)", got)
+		}
+		// The right password is refused too: the throttle is the account's.
+		wantCode(t, "right password while throttled", s.loginAs(t, nil, victim, testPassword), "RATE_LIMITED")
+		// Another account from the same address is not affected.
+		if r := s.loginAs(t, nil, bystander, testPassword); len(r.Errors) > 0 {
+			t.Errorf("another account while one is throttled: %s", r.Body)
+		}
+		// An unknown email is throttled the same way, so a refusal tells
+		// nothing about whether an account exists.
+		ghost := uniqueEmail(t, "ghost")
+		for range 10 {
+			s.loginAs(t, nil, ghost, "wrong password")
+		}
+		wantCode(t, "unknown email after 10 failures", s.loginAs(t, nil, ghost, "wrong password"), "RATE_LIMITED")
+	})
+}
+
+func TestLoginBackoffGrowsAndSuccessResets(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:", "LOGIN_MAX_FAILURES", "2", "LOGIN_LOCKOUT", "1s", "LOGIN_MAX_LOCKOUT", "3s"))
+	email := uniqueEmail(t, "backoff")
+	s.register(t, email)
+	fail := func() gqlResponse { return s.loginAs(t, nil, email, "wrong password") }
+	fail()
+	fail()
+	r := fail()
+	wantCode(t, "after 2 failures", r, "RATE_LIMITED")
+	if got := retryAfter(t, r); got != 1 {
+		t.Errorf("first lockout = %ds, want 1", got)
+	}
+	waitOut(t, r)
+	wantCode(t, "third failure", fail(), "INVALID_CREDENTIALS")
+	r = fail()
+	if got := retryAfter(t, r); got != 2 {
+		t.Errorf("second lockout = %ds, want 2 (doubled)", got)
+	}
+	waitOut(t, r)
+	fail()
+	if got := retryAfter(t, fail()); got != 3 {
+		t.Errorf("third lockout = %ds, want 3 (LOGIN_MAX_LOCKOUT)", got)
+	}
+	waitOut(t, fail())
+	s.login(t, email, testPassword)
+	// The success cleared the count: two more failures before a lockout.
+	wantCode(t, "first failure after success", fail(), "INVALID_CREDENTIALS")
+	wantCode(t, "second failure after success", fail(), "INVALID_CREDENTIALS")
+}
+
+// waitOut sleeps through a RATE_LIMITED response's retryAfter: the lockout
+// is real time in the database, as every replica sees it.
+func waitOut(t *testing.T, r gqlResponse) {
+	t.Helper()
+	if r.code() != "RATE_LIMITED" {
+		t.Fatalf("want RATE_LIMITED to wait out, got %s", r.Body)
+	}
+	sleepSeconds(retryAfter(t, r))
+}
+
+func TestThrottlePerAddress(t *testing.T) {
+	const limit = 5
+	t.Run("untrusted peer cannot rotate X-Forwarded-For", func(t *testing.T) {
+		s := startServer(t, testEnv("sqlite://:memory:", "RATE_LIMIT_LOGIN", fmt.Sprintf("%d/15m", limit)))
+		for i := range limit {
+			h := map[string]string{"X-Forwarded-For": randomIP(), "X-Real-IP": randomIP()}
+			wantCode(t, "failure", s.loginAs(t, h, uniqueEmail(t, fmt.Sprint("spray", i)), "wrong password"), "INVALID_CREDENTIALS")
+		}
+		h := map[string]string{"X-Forwarded-For": randomIP()}
+		r := s.loginAs(t, h, uniqueEmail(t, "spray-last"), "wrong password")
+		wantCode(t, "password spraying past the address limit", r, "RATE_LIMITED")
+		retryAfter(t, r)
+	})
+	t.Run("trusted proxy's X-Forwarded-For is believed", func(t *testing.T) {
+		s := startServer(t, testEnv("sqlite://:memory:", "RATE_LIMIT_LOGIN", fmt.Sprintf("%d/15m", limit), "TRUSTED_PROXIES", "127.0.0.0/8,::1"))
+		for i := range 2 * limit {
+			// Each request from another client behind the proxy.
+			h := map[string]string{"X-Forwarded-For": randomIP() + ", 127.0.0.1"}
+			wantCode(t, "client behind the proxy", s.loginAs(t, h, uniqueEmail(t, fmt.Sprint("proxied", i)), "wrong password"), "INVALID_CREDENTIALS")
+		}
+		// One client behind the proxy is limited on its own address.
+		h := map[string]string{"X-Forwarded-For": "203.0.113.9"}
+		for range limit {
+			s.loginAs(t, h, uniqueEmail(t, "one-client"), "wrong password")
+		}
+		wantCode(t, "one client past its limit", s.loginAs(t, h, uniqueEmail(t, "one-client"), "wrong password"), "RATE_LIMITED")
+		// The client's own address is what a session records.
+		p := s.postHeaders(t, map[string]string{"X-Forwarded-For": "198.51.100.7"}, registerDoc, map[string]any{"input": map[string]any{"email": uniqueEmail(t, "behind"), "password": testPassword}})
+		var reg payload
+		p.field(t, "register", &reg)
+		var list []sessionData
+		s.post(t, reg.AccessToken, sessionsDoc, nil).field(t, "sessions", &list)
+		if len(list) != 1 || list[0].IPAddress == nil || *list[0].IPAddress != "198.51.100.7" {
+			t.Errorf("session behind a trusted proxy: %+v, want ipAddress 198.51.100.7", list)
+		}
+	})
+}
+
+func randomIP() string {
+	return fmt.Sprintf("%d.%d.%d.%d", 1+rand.IntN(223), rand.IntN(256), rand.IntN(256), 1+rand.IntN(254))
+}
+
+func TestRateLimitsPerAddress(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:", "RATE_LIMIT_REGISTER", "3/1h", "RATE_LIMIT_REFRESH", "3/15m", "RATE_LIMIT_VALIDATE", "3/1m"))
+	t.Run("register", func(t *testing.T) {
+		var p payload
+		for i := range 3 {
+			p = s.register(t, uniqueEmail(t, fmt.Sprint("reg", i)))
+		}
+		r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": uniqueEmail(t, "reg-over"), "password": testPassword}})
+		wantCode(t, "4th registration", r, "RATE_LIMITED")
+		retryAfter(t, r)
+
+		// Unknown refresh tokens count; after 3 even a good one is refused
+		// from this address.
+		for range 3 {
+			wantCode(t, "guessed refresh token", s.refresh(t, "guess-"+randomIP()), "INVALID_REFRESH_TOKEN")
+		}
+		wantCode(t, "refresh past the limit", s.refresh(t, p.RefreshToken), "RATE_LIMITED")
+
+		// Expired and revoked tokens do not count against validateToken's
+		// callers; forged ones do.
+		for range 5 {
+			if v := validate(t, s, p.AccessToken); !v.Valid {
+				t.Errorf("validateToken(valid) = %+v", v)
+			}
+		}
+		for range 3 {
+			if v := validate(t, s, tamper(t, p.AccessToken)); v.Valid {
+				t.Errorf("validateToken(tampered) valid")
+			}
+		}
+		r = s.post(t, "", validateDoc, map[string]any{"t": p.AccessToken})
+		wantCode(t, "validateToken past the limit", r, "RATE_LIMITED")
+	})
+}
+
+func TestGraphQLShapeLimits(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:"))
+	email := uniqueEmail(t, "alias")
+	s.register(t, email)
+
+	t.Run("100 aliased logins", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := range 100 {
+			fmt.Fprintf(&b, ` a%d: login(input: {email: %q, password: "guess %d"}) { accessToken }`, i, email, i)
+		}
+		b.WriteString(" }")
+		r := s.post(t, "", b.String(), nil)
+		wantCode(t, "100 aliased logins", r, "COMPLEXITY_LIMIT_EXCEEDED")
+		if len(r.Data) > 0 {
+			t.Errorf("data = %s, want none: refused before any resolver", r.Body)
+		}
+		// Not one attempt was made: the account is not throttled.
+		s.login(t, email, testPassword)
+	})
+	t.Run("aliased logins within the root limit each count", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("mutation {")
+		for i := range 15 {
+			fmt.Fprintf(&b, ` a%d: login(input: {email: %q, password: "guess %d"}) { accessToken }`, i, email, i)
+		}
+		b.WriteString(" }")
+		r := s.post(t, "", b.String(), nil)
+		codes := map[string]int{}
+		for _, e := range r.Errors {
+			c, _ := e.Extensions["code"].(string)
+			codes[c]++
+		}
+		if codes["INVALID_CREDENTIALS"] != 10 || codes["RATE_LIMITED"] != 5 {
+			t.Errorf("15 aliased wrong logins gave %v, want 10 INVALID_CREDENTIALS then 5 RATE_LIMITED", codes)
+		}
+	})
+	t.Run("too deep", func(t *testing.T) {
+		deep := startServer(t, testEnv("sqlite://:memory:", "MAX_QUERY_DEPTH", "1"))
+		r := deep.post(t, "", `{ me { id } }`, nil)
+		wantCode(t, "depth 2 over a limit of 1", r, "COMPLEXITY_LIMIT_EXCEEDED")
+		r = deep.post(t, "", `query { ...F } fragment F on Query { me { ... on User { id } } }`, nil)
+		wantCode(t, "depth through fragments", r, "COMPLEXITY_LIMIT_EXCEEDED")
+		if r := deep.post(t, "", `{ __typename }`, nil); len(r.Errors) > 0 {
+			t.Errorf("depth 1: %s", r.Body)
+		}
+	})
+	t.Run("deeply nested document", func(t *testing.T) {
+		doc := strings.Repeat("{ me ", 500) + strings.Repeat("}", 500)
+		r := s.post(t, "", doc, nil)
+		if r.Status >= 500 || len(r.Errors) == 0 {
+			t.Errorf("deeply nested document = %d %.200s, want a GraphQL error", r.Status, r.Body)
+		}
+	})
+	t.Run("100 KB document", func(t *testing.T) {
+		doc := "{ me { id } }" + strings.Repeat(" ", 100<<10)
+		r := s.post(t, "", doc, nil)
+		wantCode(t, "100 KB document", r, "QUERY_TOO_LARGE")
+	})
+	t.Run("batch of 50", func(t *testing.T) {
+		ops := make([]string, 50)
+		for i := range ops {
+			ops[i] = `{"query":"{ __typename }"}`
+		}
+		resp, err := http.Post(s.URL+"/query", "application/json", strings.NewReader("["+strings.Join(ops, ",")+"]"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("batch: status %d %s, want 400", resp.StatusCode, body)
+		}
+	})
+}
