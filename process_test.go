@@ -204,3 +204,46 @@ func TestReplicasMigrateTogether(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginUpgradesPasswordHash restarts the service with stronger argon2id
+// parameters: the next login stores the password under the new ones.
+func TestLoginUpgradesPasswordHash(t *testing.T) {
+	uri := testdb.SQLiteFile(t)
+	email := uniqueEmail(t, "rehash")
+	storedHash := func() string {
+		db, err := sql.Open("sqlite", sqliteDSN(strings.TrimPrefix(uri, "sqlite://")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var h string
+		if err := db.QueryRow(`SELECT password_hash FROM users WHERE email = ?`, email).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	weak, stop, err := launch(testEnv(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak.register(t, email)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before := storedHash()
+	if !strings.Contains(before, "$m=64,t=1,p=1$") {
+		t.Fatalf("stored hash %q, want the test parameters m=64,t=1,p=1", before)
+	}
+
+	strong := startServer(t, testEnv(uri, "PASSWORD_HASH_MEMORY", "128", "PASSWORD_HASH_ITERATIONS", "2"))
+	strong.login(t, email, testPassword)
+	after := storedHash()
+	if !strings.HasPrefix(after, "$argon2id$v=19$m=128,t=2,p=1$") {
+		t.Errorf("hash after login = %q, want it upgraded to m=128,t=2,p=1", after)
+	}
+	strong.login(t, email, testPassword)
+	if again := storedHash(); again != after {
+		t.Errorf("a login with current parameters rehashed the password again")
+	}
+}
