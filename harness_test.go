@@ -70,7 +70,7 @@ func launch(env map[string]string) (s *testServer, stop func() error, err error)
 	case addr = <-logs.addr:
 	case err := <-done:
 		cancel()
-		return nil, nil, fmt.Errorf("run() = %v before listening; logs:\n%s", err, logs)
+		return nil, nil, fmt.Errorf("run() = %w before listening; logs:\n%s", err, logs)
 	case <-time.After(20 * time.Second):
 		stop()
 		return nil, nil, fmt.Errorf("service did not listen; logs:\n%s", logs)

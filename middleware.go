@@ -44,13 +44,16 @@ func requestContext(trusted []netip.Prefix, next http.Handler) http.Handler {
 	})
 }
 
+// requestIDChars are the characters a proxy's request id may have.
+const requestIDChars = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_."
+
 // validRequestID accepts ids of proxies that are short and plain.
 func validRequestID(id string) bool {
 	if id == "" || len(id) > 128 {
 		return false
 	}
 	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+		if !strings.ContainsRune(requestIDChars, c) {
 			return false
 		}
 	}
@@ -178,7 +181,7 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 					panic(v)
 				}
 				logger.ErrorContext(r.Context(), "panic", "request_id", auth.RequestFrom(r.Context()).ID, "panic", v, "stack", string(debug.Stack()))

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -49,7 +50,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ready\n"))
+		_, _ = io.WriteString(w, "ready\n")
 	})
 
 	h := recoverer(logger, mux)
@@ -59,5 +60,5 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 
 // healthz says the process answers; it asks nothing of the database.
 func healthz(w http.ResponseWriter, _ *http.Request) {
-	w.Write([]byte("ok\n"))
+	_, _ = io.WriteString(w, "ok\n")
 }

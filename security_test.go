@@ -9,7 +9,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -71,7 +70,11 @@ func ecPublicKey(t *testing.T, s *testServer) (*ecdsa.PublicKey, string) {
 	}
 	x, _ := base64.RawURLEncoding.DecodeString(k.X)
 	y, _ := base64.RawURLEncoding.DecodeString(k.Y)
-	return &ecdsa.PublicKey{Curve: elliptic.P256(), X: new(big.Int).SetBytes(x), Y: new(big.Int).SetBytes(y)}, k.Kid
+	pub, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append([]byte{4}, x...), y...))
+	if err != nil {
+		t.Fatalf("JWKS key: %v", err)
+	}
+	return pub, k.Kid
 }
 
 func TestTokenClaims(t *testing.T) {

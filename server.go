@@ -85,7 +85,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		_, err := migrate(ctx, db, client, cfg, logger)
 		return err
 	case "roles":
-		return roles(ctx, args[2:], db, client, cfg, logger, stdout)
+		return roles(ctx, args[min(len(args), 2):], db, client, cfg, logger, stdout)
 	}
 	return serve(ctx, cfg, db, client, logger)
 }

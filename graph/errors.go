@@ -15,6 +15,8 @@ import (
 )
 
 // The contract's extensions.code values that this layer sets.
+//
+//nolint:gosec // error codes, not credentials
 const (
 	codeUnauthenticated     = "UNAUTHENTICATED"
 	codeForbidden           = "FORBIDDEN"

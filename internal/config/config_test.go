@@ -413,7 +413,7 @@ func TestSecretsHidden(t *testing.T) {
 			slog.New(slog.NewJSONHandler(&buf, nil)).Info("starting", "config", cfg, "database", cfg.Database, "secret", cfg.JWTSecretKey)
 			slog.New(slog.NewTextHandler(&buf, nil)).Info("starting", "config", cfg)
 			outputs = append(outputs, buf.String(),
-				fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%s", cfg.JWTSecretKey))
+				fmt.Sprintf("%v", cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%s", cfg.JWTSecretKey)) //nolint:staticcheck // fmt's %s verb is what is tested
 			for _, out := range outputs {
 				for _, secret := range []string{jwtSecret, dbPassword} {
 					if strings.Contains(out, secret) {

@@ -234,7 +234,7 @@ func onlyExpired(err error) bool {
 	expired := false
 	for _, leaf := range leaves(err) {
 		switch leaf {
-		case jwt.ErrTokenExpired:
+		case jwt.ErrTokenExpired: //nolint:errorlint // leaves are unwrapped already
 			expired = true
 		case jwt.ErrTokenInvalidClaims:
 		default:
@@ -246,7 +246,7 @@ func onlyExpired(err error) bool {
 
 // leaves returns the errors at the ends of err's tree of wrapped errors.
 func leaves(err error) []error {
-	switch e := err.(type) {
+	switch e := err.(type) { //nolint:errorlint // walks the tree itself
 	case interface{ Unwrap() []error }:
 		var out []error
 		for _, inner := range e.Unwrap() {

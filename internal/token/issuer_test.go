@@ -240,7 +240,7 @@ func TestParseExpiry(t *testing.T) {
 				if errors.Is(err, ErrExpired) && errors.Is(err, ErrInvalid) {
 					t.Errorf("Parse(%q) = %v, matches both ErrExpired and ErrInvalid", tok, err)
 				}
-				if tc.want == ErrExpired && Reason(err) != reasonExpired {
+				if errors.Is(tc.want, ErrExpired) && Reason(err) != reasonExpired {
 					t.Errorf("Reason(Parse(%q)) = %q, want %q", tok, Reason(err), reasonExpired)
 				}
 			})

@@ -367,7 +367,11 @@ func TestKeyHidesMaterial(t *testing.T) {
 	const secret = "a shared secret nobody may print"
 	hs := HMACKey([]byte(secret))
 	es := keysFor(t)["ES256"]
-	d := es.private.(*ecdsa.PrivateKey).D.String()
+	raw, err := es.private.(*ecdsa.PrivateKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := new(big.Int).SetBytes(raw).String()
 	for _, tc := range []struct {
 		name string
 		key  Key
