@@ -179,13 +179,7 @@ func TestGraphQLShapeLimits(t *testing.T) {
 	s.register(t, email)
 
 	t.Run("100 aliased logins", func(t *testing.T) {
-		var b strings.Builder
-		b.WriteString("mutation {")
-		for i := range 100 {
-			fmt.Fprintf(&b, ` a%d: login(input: {email: %q, password: "guess %d"}) { accessToken }`, i, email, i)
-		}
-		b.WriteString(" }")
-		r := s.post(t, "", b.String(), nil)
+		r := s.post(t, "", aliasedLogins(email, 100), nil)
 		wantCode(t, "100 aliased logins", r, "COMPLEXITY_LIMIT_EXCEEDED")
 		if len(r.Data) > 0 {
 			t.Errorf("data = %s, want none: refused before any resolver", r.Body)
@@ -194,13 +188,7 @@ func TestGraphQLShapeLimits(t *testing.T) {
 		s.login(t, email, testPassword)
 	})
 	t.Run("aliased logins within the root limit each count", func(t *testing.T) {
-		var b strings.Builder
-		b.WriteString("mutation {")
-		for i := range 15 {
-			fmt.Fprintf(&b, ` a%d: login(input: {email: %q, password: "guess %d"}) { accessToken }`, i, email, i)
-		}
-		b.WriteString(" }")
-		r := s.post(t, "", b.String(), nil)
+		r := s.post(t, "", aliasedLogins(email, 15), nil)
 		codes := map[string]int{}
 		for _, e := range r.Errors {
 			c, _ := e.Extensions["code"].(string)
@@ -246,4 +234,16 @@ func TestGraphQLShapeLimits(t *testing.T) {
 			t.Errorf("batch: status %d %s, want 400", resp.StatusCode, body)
 		}
 	})
+}
+
+// aliasedLogins is one mutation of n aliased logins to email, each with
+// another wrong password.
+func aliasedLogins(email string, n int) string {
+	var b strings.Builder
+	b.WriteString("mutation {")
+	for i := range n {
+		fmt.Fprintf(&b, ` a%d: login(input: {email: %q, password: "guess %d"}) { accessToken }`, i, email, i)
+	}
+	b.WriteString(" }")
+	return b.String()
 }
