@@ -1,0 +1,747 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// call sends one GraphQL operation without failing the test, for load
+// generators running in goroutines: it returns the response, how long the
+// exchange took, or the transport error.
+func call(c *http.Client, base, bearer, query string, vars map[string]any) (gqlResponse, time.Duration, error) {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
+	if err != nil {
+		return gqlResponse{}, 0, err
+	}
+	req, err := http.NewRequest(http.MethodPost, base+"/query", bytes.NewReader(body))
+	if err != nil {
+		return gqlResponse{}, 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		return gqlResponse{}, time.Since(start), err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	took := time.Since(start)
+	if err != nil {
+		return gqlResponse{}, took, err
+	}
+	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(raw)}
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return out, took, fmt.Errorf("decoding response %q: %w", raw, err)
+		}
+	}
+	return out, took, nil
+}
+
+// getStatus is the status of a GET of base+path, or the transport error.
+func getStatus(c *http.Client, url string) (int, time.Duration, error) {
+	start := time.Now()
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, time.Since(start), err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, time.Since(start), nil
+}
+
+// percentile is the p-th percentile (0..100) of ds, nearest rank.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	i := int(float64(len(s))*p/100+0.5) - 1
+	return s[min(max(i, 0), len(s)-1)]
+}
+
+// peakRSS is the peak resident set size of process pid (VmHWM), in bytes.
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatalf("reading the service's peak memory: %v", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
+			return kb << 10
+		}
+	}
+	t.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
+}
+
+// floodRSSLimit bounds the service's peak memory under the flood. Measured
+// on the 2-core development machine: about 90 MiB (two argon2id hashes of 19
+// MiB in flight, 500 connections, and what the GC lets accumulate).
+const floodRSSLimit = 300 << 20
+
+// TestLoginFlood fires 500 concurrent logins at the built binary, hashing at
+// the production cost, while another client calls me and /healthz: every
+// login is answered (a success, INVALID_CREDENTIALS, or RATE_LIMITED when
+// its hash would wait too long), me and /healthz keep answering, and the
+// process's peak memory stays bounded.
+func TestLoginFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and floods it")
+	}
+	env := productionHashing(testdb.SQLiteFile(t))
+	// Throttles off: the flood must meet the hasher's bound, not the
+	// account's lockout.
+	env["LOGIN_MAX_FAILURES"] = "0"
+	env["RATE_LIMIT_LOGIN"] = "0"
+	cmd, base := startProcess(t, env)
+	s := &testServer{URL: base}
+	email := uniqueEmail(t, "flood")
+	me := s.register(t, email)
+
+	const logins = 500
+	flood := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: logins}}
+	probe := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+	t.Cleanup(flood.CloseIdleConnections)
+	t.Cleanup(probe.CloseIdleConnections)
+
+	// The probe calls me and /healthz in a loop until the flood is over.
+	var (
+		meTimes, healthTimes []time.Duration
+		probeErrs            []string
+	)
+	done, probed := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(probed)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			r, took, err := call(probe, base, me.AccessToken, meDoc, nil)
+			switch {
+			case err != nil:
+				probeErrs = append(probeErrs, fmt.Sprintf("me: %v", err))
+			case r.Status != http.StatusOK || len(r.Errors) > 0:
+				probeErrs = append(probeErrs, fmt.Sprintf("me: %d %s", r.Status, r.Body))
+			default:
+				meTimes = append(meTimes, took)
+			}
+			status, took, err := getStatus(probe, base+"/healthz")
+			if err != nil || status != http.StatusOK {
+				probeErrs = append(probeErrs, fmt.Sprintf("/healthz: %d %v", status, err))
+			} else {
+				healthTimes = append(healthTimes, took)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}()
+
+	type result struct {
+		r    gqlResponse
+		took time.Duration
+		err  error
+	}
+	results := make([]result, logins)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range logins {
+		// A third each: the right password, a wrong one, an unknown email.
+		who, password := email, testPassword
+		switch i % 3 {
+		case 1:
+			password = "wrong password"
+		case 2:
+			who = fmt.Sprintf("nobody-%d@example.com", i)
+		}
+		wg.Go(func() {
+			<-start
+			r, took, err := call(flood, base, "", loginDoc, map[string]any{"input": map[string]any{"email": who, "password": password}})
+			results[i] = result{r, took, err}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	elapsed := time.Since(began)
+	close(done)
+	<-probed
+
+	counts := map[string]int{}
+	var slowest time.Duration
+	for i, res := range results {
+		slowest = max(slowest, res.took)
+		switch {
+		case res.err != nil:
+			t.Errorf("login %d: %v", i, res.err)
+			continue
+		case res.r.Status >= 500:
+			t.Errorf("login %d: HTTP %d %s", i, res.r.Status, res.r.Body)
+			continue
+		}
+		code := res.r.code()
+		counts[code]++
+		switch code {
+		case "":
+			var p payload
+			res.r.field(t, "login", &p)
+			if p.AccessToken == "" || i%3 != 0 {
+				t.Errorf("login %d succeeded with %s", i, res.r.Body)
+			}
+		case "INVALID_CREDENTIALS":
+			if i%3 == 0 {
+				t.Errorf("login %d with the right password: %s", i, res.r.Body)
+			}
+		case "RATE_LIMITED":
+			retryAfter(t, res.r)
+		default:
+			t.Errorf("login %d: %s", i, res.r.Body)
+		}
+	}
+	for _, e := range probeErrs {
+		t.Errorf("during the flood, %s", e)
+	}
+	if len(meTimes) < 3 {
+		t.Errorf("me answered %d times during the flood of %v, want it to keep answering", len(meTimes), elapsed)
+	}
+	rss := peakRSS(t, cmd.Process.Pid)
+	t.Logf("%d logins in %v (slowest %v): %d succeeded, %d INVALID_CREDENTIALS, %d shed with RATE_LIMITED",
+		logins, elapsed.Round(time.Millisecond), slowest.Round(time.Millisecond), counts[""], counts["INVALID_CREDENTIALS"], counts["RATE_LIMITED"])
+	t.Logf("me during the flood: %d calls, p50 %v, p99 %v, max %v; /healthz max %v",
+		len(meTimes), percentile(meTimes, 50), percentile(meTimes, 99), percentile(meTimes, 100), percentile(healthTimes, 100))
+	t.Logf("peak RSS of the service: %.1f MiB (limit %d MiB)", float64(rss)/(1<<20), floodRSSLimit>>20)
+	if rss > floodRSSLimit {
+		t.Errorf("peak RSS %d MiB, over the limit of %d MiB", rss>>20, floodRSSLimit>>20)
+	}
+	// The flood leaves nothing behind: the next login is served.
+	s.login(t, email, testPassword)
+}
+
+// pgCluster is a throwaway PostgreSQL cluster of the test's own, made with
+// initdb and run with pg_ctl on a free port, so that a test may stop and
+// start it without disturbing the shared server.
+type pgCluster struct {
+	bin, dir, data string
+	port           int
+	// asPostgres runs the binaries as the postgres OS user: initdb
+	// refuses to run as root.
+	asPostgres bool
+}
+
+// pgBin is where Debian and Ubuntu install PostgreSQL 15's server binaries.
+const pgBin = "/usr/lib/postgresql/15/bin"
+
+// newPGCluster creates and starts a cluster, and stops it when the test
+// ends. Without the binaries it skips the test, or fails it in CI.
+func newPGCluster(t *testing.T) *pgCluster {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(pgBin, "pg_ctl")); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("PostgreSQL server binaries are needed in CI: %v", err)
+		}
+		t.Skipf("no PostgreSQL server binaries: %v", err)
+	}
+	dir := t.TempDir()
+	c := &pgCluster{bin: pgBin, dir: dir, data: filepath.Join(dir, "data"), port: freePort(t), asPostgres: os.Geteuid() == 0}
+	if c.asPostgres {
+		u, err := user.Lookup("postgres")
+		if err != nil {
+			t.Fatalf("running as root, initdb needs the postgres OS user: %v", err)
+		}
+		uid, _ := strconv.Atoi(u.Uid)
+		gid, _ := strconv.Atoi(u.Gid)
+		// t.TempDir's parent is private to root: let postgres through to a
+		// directory of its own.
+		if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(dir, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.run(t, "initdb", "-D", c.data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+	t.Cleanup(func() {
+		if out, err := c.command("pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop").CombinedOutput(); err != nil && c.running() {
+			t.Errorf("stopping the test's PostgreSQL: %v: %s", err, out)
+		}
+	})
+	c.start(t)
+	return c
+}
+
+// URI is the cluster's postgres database.
+func (c *pgCluster) URI() string {
+	return fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+}
+
+func (c *pgCluster) command(name string, args ...string) *exec.Cmd {
+	path := filepath.Join(c.bin, name)
+	if c.asPostgres {
+		return exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	}
+	return exec.Command(path, args...)
+}
+
+func (c *pgCluster) run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := c.command(name, args...).CombinedOutput(); err != nil {
+		log, _ := os.ReadFile(filepath.Join(c.dir, "log"))
+		t.Fatalf("%s: %v\n%s\nserver log:\n%s", name, err, out, log)
+	}
+}
+
+// start starts the server and waits until it accepts connections.
+func (c *pgCluster) start(t *testing.T) {
+	t.Helper()
+	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c fsync=off", c.port, c.dir)
+	c.run(t, "pg_ctl", "-D", c.data, "-l", filepath.Join(c.dir, "log"), "-o", opts, "-w", "-t", "60", "start")
+}
+
+// crash stops the server the way a crash would: every backend killed, no
+// checkpoint, connections cut.
+func (c *pgCluster) crash(t *testing.T) {
+	t.Helper()
+	c.run(t, "pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop")
+}
+
+func (c *pgCluster) running() bool {
+	return c.command("pg_ctl", "-D", c.data, "status").Run() == nil
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// leaks are what an error sent to a client must never contain when the
+// database fails: SQL, driver or network details.
+var leaks = []string{"SQL", "sql", "SELECT", "INSERT", "UPDATE", "pgx", "pgconn", "postgres", "dial", "connection", "refused", "127.0.0.1", "goroutine", ".go:"}
+
+// TestDatabaseOutage crashes PostgreSQL under a load of registrations,
+// logins and refreshes, and starts it again: while it is down requests fail
+// fast with INTERNAL_SERVER_ERROR, /readyz says not ready and /healthz stays
+// up; once it is back the service recovers by itself, every user and
+// session is whole, and every refresh chain continues.
+func TestDatabaseOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a PostgreSQL cluster of its own")
+	}
+	pg := newPGCluster(t)
+	const requestTimeout = 3 * time.Second
+	s := startServer(t, testEnv(pg.URI(),
+		"REQUEST_TIMEOUT", requestTimeout.String(),
+		// Longer than the outage: a rotation that committed but whose
+		// response was lost must still be retryable afterwards.
+		"REFRESH_REUSE_INTERVAL", "2m",
+		"RATE_LIMIT_REGISTER", "0",
+	))
+	c := &http.Client{Timeout: 3 * requestTimeout, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	t.Cleanup(c.CloseIdleConnections)
+
+	// Users, each with two sessions: each session a refresh chain whose
+	// client holds the last token it was given.
+	type chain struct {
+		email   string
+		refresh string
+		access  string
+	}
+	var chains []*chain
+	var emails []string
+	for i := range 6 {
+		email := uniqueEmail(t, fmt.Sprint("outage", i))
+		emails = append(emails, email)
+		p := s.register(t, email)
+		chains = append(chains, &chain{email, p.RefreshToken, p.AccessToken})
+		p = s.login(t, email, testPassword)
+		chains = append(chains, &chain{email, p.RefreshToken, p.AccessToken})
+	}
+
+	// Every exchange of the load, for the checks at the end.
+	type exchange struct {
+		what       string
+		at         time.Time
+		took       time.Duration
+		r          gqlResponse
+		err        error
+		registered string // the email a register tried
+	}
+	var (
+		mu        sync.Mutex
+		exchanges []exchange
+	)
+	record := func(x exchange) {
+		mu.Lock()
+		defer mu.Unlock()
+		exchanges = append(exchanges, x)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	loop := func(fn func()) {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				fn()
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+	for _, ch := range chains {
+		loop(func() {
+			at := time.Now()
+			r, took, err := call(c, s.URL, "", refreshDoc, map[string]any{"t": ch.refresh})
+			if err == nil && len(r.Errors) == 0 {
+				var p payload
+				if raw, ok := r.Data["refreshToken"]; ok && json.Unmarshal(raw, &p) == nil && p.RefreshToken != "" {
+					ch.refresh, ch.access = p.RefreshToken, p.AccessToken
+				}
+			}
+			record(exchange{what: "refresh", at: at, took: took, r: r, err: err})
+		})
+	}
+	for i := range 2 {
+		loop(func() {
+			at := time.Now()
+			r, took, err := call(c, s.URL, "", loginDoc, map[string]any{"input": map[string]any{"email": emails[i], "password": testPassword}})
+			record(exchange{what: "login", at: at, took: took, r: r, err: err})
+		})
+	}
+	var registrations atomic.Int64
+	loop(func() {
+		email := fmt.Sprintf("outage-new-%d-%d@example.com", time.Now().UnixNano(), registrations.Add(1))
+		at := time.Now()
+		r, took, err := call(c, s.URL, "", registerDoc, map[string]any{"input": map[string]any{"email": email, "password": testPassword}})
+		record(exchange{what: "register", at: at, took: took, r: r, err: err, registered: email})
+	})
+	// /healthz must answer throughout; /readyz is watched for its turns.
+	var healthErrs []string
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if status, _, err := getStatus(c, s.URL+"/healthz"); err != nil || status != http.StatusOK {
+				healthErrs = append(healthErrs, fmt.Sprintf("%d %v", status, err))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	})
+	waitReady := func(want int, within time.Duration) (time.Duration, bool) {
+		start := time.Now()
+		for time.Since(start) < within {
+			if status, _, err := getStatus(c, s.URL+"/readyz"); err == nil && status == want {
+				return time.Since(start), true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return time.Since(start), false
+	}
+
+	time.Sleep(time.Second)
+	crashed := time.Now()
+	pg.crash(t)
+	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
+		t.Errorf("/readyz still not 503 %v after PostgreSQL stopped", took)
+	} else {
+		t.Logf("/readyz answered 503 %v after PostgreSQL stopped", took.Round(time.Millisecond))
+	}
+	time.Sleep(2 * time.Second)
+	pg.start(t)
+	restarted := time.Now()
+	recovery, ok := waitReady(http.StatusOK, 30*time.Second)
+	if !ok {
+		close(stop)
+		wg.Wait()
+		t.Fatalf("/readyz not 200 %v after PostgreSQL started again; logs:\n%s", recovery, s.logs)
+	}
+	// Load goes on after the recovery, then stops.
+	time.Sleep(2 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	// Requests failed fast, and only as INTERNAL_SERVER_ERROR with the
+	// request id and nothing of the cause.
+	var (
+		failed                  []time.Duration
+		okBefore, okAfter, errN int
+		firstOK                 time.Duration = -1
+	)
+	for _, x := range exchanges {
+		if x.took > requestTimeout+2*time.Second {
+			t.Errorf("%s at +%v took %v, over REQUEST_TIMEOUT %v", x.what, x.at.Sub(crashed), x.took, requestTimeout)
+		}
+		if x.err != nil {
+			t.Errorf("%s at +%v: %v", x.what, x.at.Sub(crashed), x.err)
+			continue
+		}
+		if x.r.Status >= 500 {
+			t.Errorf("%s at +%v: HTTP %d %s", x.what, x.at.Sub(crashed), x.r.Status, x.r.Body)
+			continue
+		}
+		if len(x.r.Errors) == 0 {
+			if x.at.Before(crashed) {
+				okBefore++
+			} else if x.at.After(restarted) {
+				okAfter++
+				if firstOK < 0 || x.at.Sub(restarted)+x.took < firstOK {
+					firstOK = x.at.Sub(restarted) + x.took
+				}
+			}
+			continue
+		}
+		errN++
+		failed = append(failed, x.took)
+		if x.r.code() != "INTERNAL_SERVER_ERROR" {
+			t.Errorf("%s at +%v: %s, want only INTERNAL_SERVER_ERROR", x.what, x.at.Sub(crashed), x.r.Body)
+			continue
+		}
+		if id := x.r.Header.Get("X-Request-Id"); id == "" || x.r.ext("requestId") != id {
+			t.Errorf("%s: requestId %v, want the X-Request-Id %q", x.what, x.r.ext("requestId"), id)
+		}
+		for _, leak := range leaks {
+			if strings.Contains(x.r.Body, leak) {
+				t.Errorf("%s: the error reveals %q: %s", x.what, leak, x.r.Body)
+			}
+		}
+	}
+	for _, e := range healthErrs {
+		t.Errorf("/healthz during the outage: %s", e)
+	}
+	if okBefore == 0 || okAfter == 0 || errN == 0 {
+		t.Errorf("%d successes before the crash, %d errors, %d successes after the restart: want each > 0", okBefore, errN, okAfter)
+	}
+	t.Logf("%d exchanges: %d ok before the crash, %d failed (p50 %v, max %v), %d ok after the restart",
+		len(exchanges), okBefore, errN, percentile(failed, 50), percentile(failed, 100), okAfter)
+	t.Logf("recovery: /readyz 200 %v after PostgreSQL started again; first success of the load %v after",
+		recovery.Round(time.Millisecond), firstOK.Round(time.Millisecond))
+
+	// Every chain continues from the token its client holds, and its
+	// access token works.
+	for i, ch := range chains {
+		r := s.refresh(t, ch.refresh)
+		if len(r.Errors) > 0 {
+			t.Errorf("chain %d (%s) cannot continue after the outage: %s", i, ch.email, r.Body)
+			continue
+		}
+		var p payload
+		r.field(t, "refreshToken", &p)
+		if r := s.refresh(t, p.RefreshToken); len(r.Errors) > 0 {
+			t.Errorf("chain %d: second refresh after the outage: %s", i, r.Body)
+		}
+		if r := s.post(t, p.AccessToken, meDoc, nil); len(r.Errors) > 0 {
+			t.Errorf("chain %d: me after the outage: %s", i, r.Body)
+		}
+	}
+	// Every registration tried is whole or absent: the email either logs
+	// in or can be registered now.
+	for _, x := range exchanges {
+		if x.registered == "" {
+			continue
+		}
+		if x.err == nil && len(x.r.Errors) == 0 {
+			s.login(t, x.registered, testPassword)
+			continue
+		}
+		r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": x.registered, "password": testPassword}})
+		if code := r.code(); code != "" && code != "EMAIL_TAKEN" {
+			t.Errorf("registering %s again after a failed attempt: %s", x.registered, r.Body)
+		}
+		s.login(t, x.registered, testPassword)
+	}
+
+	checkConsistency(t, pg.URI())
+}
+
+// checkConsistency checks, in the database itself, that no user or session
+// was left half made: every user has a password hash, the user role and a
+// session; every session has its user and a refresh token it can go on
+// from; every rotated token's parent is spent, in the same session; and no
+// session was revoked, since nothing in the load ends one.
+func checkConsistency(t *testing.T, uri string) {
+	t.Helper()
+	db, err := sql.Open("pgx", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	rows, err := db.QueryContext(ctx, `SELECT email, password_hash, roles::text FROM users`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := 0
+	for rows.Next() {
+		var email, hash, roles string
+		if err := rows.Scan(&email, &hash, &roles); err != nil {
+			t.Fatal(err)
+		}
+		users++
+		var list []string
+		if err := json.Unmarshal([]byte(roles), &list); err != nil || !slices.Contains(list, "user") {
+			t.Errorf("user %s has roles %s, want user among them", email, roles)
+		}
+		if !strings.HasPrefix(hash, "$argon2id$") {
+			t.Errorf("user %s has no password hash", email)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ what, query string }{
+		{"users without a session", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)`},
+		{"sessions without their user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`},
+		{"sessions without a refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)`},
+		{"sessions without an unspent refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id AND r.spent_at IS NULL)`},
+		{"refresh tokens whose parent is missing, unspent or of another session", `SELECT count(*) FROM refresh_tokens r LEFT JOIN refresh_tokens p ON p.id = r.parent_id
+			WHERE r.parent_id IS NOT NULL AND (p.id IS NULL OR p.spent_at IS NULL OR p.session_id <> r.session_id)`},
+		{"revoked sessions", `SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`},
+	} {
+		var n int
+		if err := db.QueryRowContext(ctx, c.query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if n != 0 {
+			t.Errorf("%d %s", n, c.what)
+		}
+	}
+	var sessions, tokens int
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM refresh_tokens)`).Scan(&sessions, &tokens); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("consistent: %d users, %d sessions, %d refresh tokens", users, sessions, tokens)
+}
+
+// TestLoginTimingUnknownEmail compares, in one run, logins with an unknown
+// email and logins with a known email and a wrong password: their medians
+// must agree within noise, or the time of a login would tell whether an
+// email is registered. Logins that skip the hash (a password over the
+// length limit) are timed too, to show the comparison would see a skipped
+// hash.
+func TestLoginTimingUnknownEmail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times 120 logins")
+	}
+	s := startServer(t, testEnv(testdb.SQLiteMemory,
+		"PASSWORD_HASH_MEMORY", "4096", "PASSWORD_HASH_ITERATIONS", "1",
+		"LOGIN_MAX_FAILURES", "0", "RATE_LIMIT_LOGIN", "0"))
+	email := uniqueEmail(t, "timing")
+	s.register(t, email)
+	tooLong := strings.Repeat("x", 300)
+	timeLogin := func(email, password string) time.Duration {
+		start := time.Now()
+		r := s.loginAs(t, nil, email, password)
+		took := time.Since(start)
+		wantCode(t, "timed login", r, "INVALID_CREDENTIALS")
+		return took
+	}
+	for range 5 { // warm up
+		timeLogin(email, "wrong password")
+		timeLogin("nobody@example.com", "wrong password")
+	}
+	var known, unknown, unhashed []time.Duration
+	for i := range 40 {
+		// Alternate the order, so that neither kind always comes first.
+		if i%2 == 0 {
+			known = append(known, timeLogin(email, "wrong password"))
+			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
+		} else {
+			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
+			known = append(known, timeLogin(email, "wrong password"))
+		}
+		unhashed = append(unhashed, timeLogin(email, tooLong))
+	}
+	k, u, none := percentile(known, 50), percentile(unknown, 50), percentile(unhashed, 50)
+	t.Logf("median login: known email, wrong password %v; unknown email %v; no hash at all %v", k, u, none)
+	const tolerance = 1.5
+	if ratio := float64(max(k, u)) / float64(min(k, u)); ratio > tolerance {
+		t.Errorf("unknown email %v vs wrong password %v: ratio %.2f over %.1f, the time tells whether an email is registered", u, k, ratio, tolerance)
+	}
+	// Without this the test could not fail for a skipped hash.
+	if ratio := float64(k) / float64(none); ratio < 2*tolerance {
+		t.Errorf("a login with its hash takes %v, one without %v: ratio %.2f, too small to see a skipped hash", k, none, ratio)
+	}
+}
+
+// TestThrottleSharedByReplicas runs two instances on one PostgreSQL
+// database: failures counted by either throttle logins on both.
+func TestThrottleSharedByReplicas(t *testing.T) {
+	t.Run("account", func(t *testing.T) {
+		uri := testdb.Postgres(t)
+		servers := []*testServer{startServer(t, testEnv(uri)), startServer(t, testEnv(uri))}
+		victim, bystander := uniqueEmail(t, "shared-victim"), uniqueEmail(t, "shared-bystander")
+		servers[0].register(t, victim)
+		servers[1].register(t, bystander)
+		for i := range 10 {
+			wantCode(t, fmt.Sprintf("failure %d on replica %d", i+1, i%2), servers[i%2].loginAs(t, nil, victim, fmt.Sprint("wrong password ", i)), "INVALID_CREDENTIALS")
+		}
+		for i, s := range servers {
+			r := s.loginAs(t, nil, victim, testPassword)
+			wantCode(t, fmt.Sprintf("right password on replica %d after 10 failures on both", i), r, "RATE_LIMITED")
+			if r.code() == "RATE_LIMITED" {
+				retryAfter(t, r)
+			}
+		}
+		for i, s := range servers {
+			if r := s.loginAs(t, nil, bystander, testPassword); len(r.Errors) > 0 {
+				t.Errorf("another account on replica %d: %s", i, r.Body)
+			}
+		}
+	})
+	t.Run("address", func(t *testing.T) {
+		uri := testdb.Postgres(t)
+		env := testEnv(uri, "RATE_LIMIT_LOGIN", "4/15m", "LOGIN_MAX_FAILURES", "0")
+		servers := []*testServer{startServer(t, env), startServer(t, env)}
+		for i := range 4 {
+			wantCode(t, fmt.Sprintf("failure %d", i+1), servers[i%2].loginAs(t, nil, uniqueEmail(t, fmt.Sprint("spray", i)), "wrong password"), "INVALID_CREDENTIALS")
+		}
+		for i, s := range servers {
+			r := s.loginAs(t, nil, uniqueEmail(t, "spray-over"), "wrong password")
+			wantCode(t, fmt.Sprintf("replica %d past the address limit counted on both", i), r, "RATE_LIMITED")
+		}
+	})
+}
