@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -171,8 +172,61 @@ func guardGraphQL(limit int64, timeout time.Duration, next http.Handler) http.Ha
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		ctx, cancel := context.WithTimeout(r.Context(), timeout)
 		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
+		cw := &codedRefusals{ResponseWriter: w}
+		next.ServeHTTP(cw, r.WithContext(ctx))
+		cw.flush()
 	})
+}
+
+// codedRefusals gives extensions.code BAD_REQUEST to the errors of the
+// refusals gqlgen writes itself, past the error presenter, with status 400
+// or 406: a POST that is not JSON, GET variables that do not decode, a
+// mutation sent by GET. It holds such a response until flush.
+type codedRefusals struct {
+	http.ResponseWriter
+	status int // the held refusal's, 0 while none
+	held   bytes.Buffer
+}
+
+func (w *codedRefusals) WriteHeader(status int) {
+	if status == http.StatusBadRequest || status == http.StatusNotAcceptable {
+		w.status = status
+		return
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *codedRefusals) Write(b []byte) (int, error) {
+	if w.status != 0 {
+		return w.held.Write(b)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// flush writes the held refusal, if any, each error given a code.
+func (w *codedRefusals) flush() {
+	if w.status == 0 {
+		return
+	}
+	var resp struct {
+		Errors []map[string]any `json:"errors"`
+	}
+	if json.Unmarshal(w.held.Bytes(), &resp) != nil || len(resp.Errors) == 0 {
+		w.ResponseWriter.WriteHeader(w.status)
+		_, _ = w.ResponseWriter.Write(w.held.Bytes())
+		return
+	}
+	for _, e := range resp.Errors {
+		ext, _ := e["extensions"].(map[string]any)
+		if ext == nil {
+			ext = map[string]any{}
+			e["extensions"] = ext
+		}
+		if _, ok := ext["code"]; !ok {
+			ext["code"] = "BAD_REQUEST"
+		}
+	}
+	writeJSON(w.ResponseWriter, w.status, map[string]any{"errors": resp.Errors, "data": nil})
 }
 
 // recoverer turns a panic outside the resolvers into a 500, logged with

@@ -107,8 +107,9 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 // floodRSSLimit bounds the service's peak memory under the flood. Measured
-// on the 2-core development machine: about 90 MiB (two argon2id hashes of 19
-// MiB in flight, 500 connections, and what the GC lets accumulate).
+// on the 2-core development machine: about 170 MiB (two argon2id hashes of
+// 19 MiB in flight, 500 connections and their requests, and the hashes'
+// garbage the GC lets accumulate).
 const floodRSSLimit = 300 << 20
 
 // TestLoginFlood fires 500 concurrent logins at the built binary, hashing at

@@ -27,6 +27,7 @@ const (
 	codeRefreshTokenReused  = "REFRESH_TOKEN_REUSED"
 	codeRateLimited         = "RATE_LIMITED"
 	codeInternal            = "INTERNAL_SERVER_ERROR"
+	codeBadRequest          = "BAD_REQUEST"
 )
 
 // errPanicked stands for a resolver panic, already logged with its stack.
@@ -63,8 +64,14 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, auth.ErrRefreshTokenReused):
 			return public(gqlErr, codeRefreshTokenReused, "refresh token reused; the session has been ended")
 		}
-		if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
-			return gqlErr
+		if gqlErr.Err == nil {
+			if _, ok := gqlErr.Extensions["code"]; ok {
+				return gqlErr
+			}
+			// gqlgen's own refusal of a body it could not decode (variables
+			// not an object, query not a string): the client's mistake, and
+			// its message would echo the body and Go type names.
+			return public(gqlErr, codeBadRequest, "malformed request: send a JSON object with the query as a string and the variables as an object")
 		}
 		id := auth.RequestFrom(ctx).ID
 		if !errors.Is(err, errPanicked) {
