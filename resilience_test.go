@@ -261,21 +261,38 @@ type pgCluster struct {
 	asPostgres bool
 }
 
-// pgBin is where Debian and Ubuntu install PostgreSQL 15's server binaries.
-const pgBin = "/usr/lib/postgresql/15/bin"
+// pgBin is the directory of PostgreSQL's server binaries: PG_BIN, or where
+// Debian and Ubuntu install them (/usr/lib/postgresql/15/bin), the newest
+// version when there are several.
+func pgBin() string {
+	if dir := os.Getenv("PG_BIN"); dir != "" {
+		return dir
+	}
+	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
+	slices.SortFunc(found, func(a, b string) int {
+		va, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(a))))
+		vb, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(b))))
+		return va - vb
+	})
+	if len(found) == 0 {
+		return "/usr/lib/postgresql/15/bin"
+	}
+	return filepath.Dir(found[len(found)-1])
+}
 
 // newPGCluster creates and starts a cluster, and stops it when the test
 // ends. Without the binaries it skips the test, or fails it in CI.
 func newPGCluster(t *testing.T) *pgCluster {
 	t.Helper()
-	if _, err := os.Stat(filepath.Join(pgBin, "pg_ctl")); err != nil {
+	bin := pgBin()
+	if _, err := os.Stat(filepath.Join(bin, "pg_ctl")); err != nil {
 		if os.Getenv("CI") != "" {
-			t.Fatalf("PostgreSQL server binaries are needed in CI: %v", err)
+			t.Fatalf("PostgreSQL server binaries are needed in CI (set PG_BIN): %v", err)
 		}
-		t.Skipf("no PostgreSQL server binaries: %v", err)
+		t.Skipf("no PostgreSQL server binaries (set PG_BIN): %v", err)
 	}
 	dir := t.TempDir()
-	c := &pgCluster{bin: pgBin, dir: dir, data: filepath.Join(dir, "data"), port: freePort(t), asPostgres: os.Geteuid() == 0}
+	c := &pgCluster{bin: bin, dir: dir, data: filepath.Join(dir, "data"), port: freePort(t), asPostgres: os.Geteuid() == 0}
 	if c.asPostgres {
 		u, err := user.Lookup("postgres")
 		if err != nil {
