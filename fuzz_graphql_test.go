@@ -63,7 +63,7 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(rec.Body.Bytes(), &r); err != nil || r.Data.Register.AccessToken == "" {
-		return nil, fmt.Errorf("registering the fuzz user: %v: %s", err, rec.Body)
+		return nil, fmt.Errorf("registering the fuzz user: %w: %s", err, rec.Body)
 	}
 	fs.token = r.Data.Register.AccessToken
 	return fs, nil
