@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -354,6 +355,46 @@ func (c *pgCluster) crash(t *testing.T) {
 	c.run(t, "pg_ctl", "-D", c.data, "-m", "immediate", "-w", "stop")
 }
 
+// freeze stops (SIGSTOP) the server's processes, the postmaster first so
+// that it forks no more: a database that accepts connections and answers
+// nothing, the fault where a request could wait for ever. thaw resumes them.
+func (c *pgCluster) freeze(t *testing.T) { c.signal(t, syscall.SIGSTOP) }
+func (c *pgCluster) thaw(t *testing.T)   { c.signal(t, syscall.SIGCONT) }
+
+func (c *pgCluster) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	postmaster, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(raw), "\n", 2)[0]))
+	if err != nil {
+		t.Fatalf("postmaster.pid: %v", err)
+	}
+	if err := syscall.Kill(postmaster, sig); err != nil {
+		t.Fatalf("signaling the postmaster: %v", err)
+	}
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(fields) > 1 && fields[1] == strconv.Itoa(postmaster) {
+			_ = syscall.Kill(pid, sig)
+		}
+	}
+}
+
 func (c *pgCluster) running() bool {
 	return c.command("pg_ctl", "-D", c.data, "status").Run() == nil
 }
@@ -373,9 +414,10 @@ func freePort(t *testing.T) int {
 // database fails: SQL, driver or network details.
 var leaks = []string{"SQL", "sql", "SELECT", "INSERT", "UPDATE", "pgx", "pgconn", "postgres", "dial", "connection", "refused", "127.0.0.1", "goroutine", ".go:"}
 
-// TestDatabaseOutage crashes PostgreSQL under a load of registrations,
-// logins and refreshes, and starts it again: while it is down requests fail
-// fast with INTERNAL_SERVER_ERROR, /readyz says not ready and /healthz stays
+// TestDatabaseOutage freezes PostgreSQL, then crashes it, under a load of
+// registrations, logins and refreshes, and starts it again: while it hangs
+// requests end at REQUEST_TIMEOUT, while it is down they fail fast, both
+// with INTERNAL_SERVER_ERROR, /readyz says not ready and /healthz stays
 // up; once it is back the service recovers by itself, every user and
 // session is whole, and every refresh chain continues.
 func TestDatabaseOutage(t *testing.T) {
@@ -499,6 +541,30 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	time.Sleep(time.Second)
+	// First a database that hangs: requests end at REQUEST_TIMEOUT.
+	pg.freeze(t)
+	var thawed time.Time
+	t.Cleanup(func() {
+		if thawed.IsZero() {
+			pg.thaw(t)
+		}
+	})
+	frozen := time.Now()
+	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
+		t.Errorf("/readyz still not 503 %v after PostgreSQL froze", took)
+	} else {
+		t.Logf("/readyz answered 503 %v after PostgreSQL froze", took.Round(time.Millisecond))
+	}
+	time.Sleep(time.Until(frozen.Add(requestTimeout + time.Second)))
+	pg.thaw(t)
+	thawed = time.Now()
+	if took, ok := waitReady(http.StatusOK, 30*time.Second); !ok {
+		t.Errorf("/readyz not 200 %v after PostgreSQL thawed", took)
+	} else {
+		t.Logf("/readyz answered 200 %v after PostgreSQL thawed", took.Round(time.Millisecond))
+	}
+	time.Sleep(time.Second)
+	// Then one that crashes.
 	crashed := time.Now()
 	pg.crash(t)
 	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
@@ -527,7 +593,12 @@ func TestDatabaseOutage(t *testing.T) {
 		okBefore, okAfter, errN int
 		firstOK                 time.Duration = -1
 	)
+	var frozenFailed []time.Duration
 	for _, x := range exchanges {
+		// In flight while frozen, and failed.
+		if x.at.Before(thawed) && x.at.Add(x.took).After(frozen) && x.err == nil && len(x.r.Errors) > 0 {
+			frozenFailed = append(frozenFailed, x.took)
+		}
 		if x.took > requestTimeout+2*time.Second {
 			t.Errorf("%s at +%v took %v, over REQUEST_TIMEOUT %v", x.what, x.at.Sub(crashed), x.took, requestTimeout)
 		}
@@ -573,6 +644,11 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	t.Logf("%d exchanges: %d ok before the crash, %d failed (p50 %v, max %v), %d ok after the restart",
 		len(exchanges), okBefore, errN, percentile(failed, 50), percentile(failed, 100), okAfter)
+	t.Logf("while frozen: %d failed, p50 %v, max %v (REQUEST_TIMEOUT %v)",
+		len(frozenFailed), percentile(frozenFailed, 50), percentile(frozenFailed, 100), requestTimeout)
+	if len(frozenFailed) == 0 {
+		t.Errorf("no request failed while PostgreSQL was frozen")
+	}
 	t.Logf("recovery: /readyz 200 %v after PostgreSQL started again; first success of the load %v after",
 		recovery.Round(time.Millisecond), firstOK.Round(time.Millisecond))
 
