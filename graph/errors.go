@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime/debug"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -64,13 +65,13 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, auth.ErrRefreshTokenReused):
 			return public(gqlErr, codeRefreshTokenReused, "refresh token reused; the session has been ended")
 		}
-		if gqlErr.Err == nil {
-			if _, ok := gqlErr.Extensions["code"]; ok {
-				return gqlErr
-			}
-			// gqlgen's own refusal of a body it could not decode (variables
-			// not an object, query not a string): the client's mistake, and
-			// its message would echo the body and Go type names.
+		if _, ok := gqlErr.Extensions["code"]; ok && gqlErr.Err == nil {
+			return gqlErr
+		}
+		if gqlErr.Err == nil && strings.HasPrefix(gqlErr.Message, "json request body could not be decoded") {
+			// gqlgen's refusal of a body it could not decode (variables not
+			// an object, query not a string): the client's mistake, and its
+			// message would echo the body, password included, and Go types.
 			return public(gqlErr, codeBadRequest, "malformed request: send a JSON object with the query as a string and the variables as an object")
 		}
 		id := auth.RequestFrom(ctx).ID
