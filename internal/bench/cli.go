@@ -20,6 +20,8 @@ import (
 const usage = `usage:
   latchkey-bench [flags] SCENARIO      load a running service
   latchkey-bench floor [flags] FLOOR   measure a floor on the service's database
+  latchkey-bench tables [-into FILE] [-note TEXT] DIR...
+                                       Markdown tables of scripts/perf.sh's runs
 
 SCENARIO is one of me, login, refresh, register, mixed.
 FLOOR is one of me, login, refresh; it reads the service's settings
@@ -38,6 +40,9 @@ var ErrRequestsFailed = errors.New("requests failed")
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "floor-server" {
 		return floorServer(ctx, args[1:], getenv, stdout)
+	}
+	if len(args) > 0 && args[0] == "tables" {
+		return tables(args[1:], stdout, stderr)
 	}
 	floor := len(args) > 0 && args[0] == "floor"
 	if floor {
@@ -165,4 +170,27 @@ func floorServer(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	return FloorServer(ctx, cfg, ln, stdout)
+}
+
+// tables is the tables command: the Markdown tables of the runs in the
+// directories, written to stdout or into a document between its markers.
+func tables(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("latchkey-bench tables", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	into := fs.String("into", "", "replace the tables of this document instead of writing them to stdout")
+	note := fs.String("note", "", "a paragraph before the tables")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("tables: want the directories of the runs, one per database")
+	}
+	if *into == "" {
+		return WriteTables(stdout, *note, fs.Args())
+	}
+	var b strings.Builder
+	if err := WriteTables(&b, *note, fs.Args()); err != nil {
+		return err
+	}
+	return ReplaceTables(*into, []byte(b.String()))
 }
