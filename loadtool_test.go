@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -113,4 +115,39 @@ func TestLoadToolCommand(t *testing.T) {
 	if err := bench.Main(t.Context(), []string{"-url", s.URL, "nosuch"}, getenv, &stdout, &stderr); err == nil {
 		t.Error("latchkey-bench nosuch = nil, want an error")
 	}
+}
+
+// BenchmarkScenarios runs each load-tool scenario against the service in
+// this process, with GOMAXPROCS clients (-cpu sets them), on SQLite and,
+// with TEST_DATABASE_URL, PostgreSQL: ns/op is the service's time per
+// request under that concurrency. Hashing is at the production cost.
+//
+//	go test -run '^$' -bench Scenarios -benchtime 3s .
+func BenchmarkScenarios(b *testing.B) {
+	benchDatabases(b, func(b *testing.B, uri string) {
+		s := startServer(b, productionHashing(uri, "RATE_LIMIT_REGISTER", "0"))
+		for _, scenario := range bench.Scenarios {
+			b.Run("scenario="+scenario, func(b *testing.B) {
+				endpoint, err := bench.Endpoint(s.URL)
+				if err != nil {
+					b.Fatal(err)
+				}
+				clients := runtime.GOMAXPROCS(0)
+				l, err := bench.Prepare(b.Context(), bench.NewClient(endpoint, clients), scenario, clients, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				var next atomic.Int64
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					w := int(next.Add(1)-1) % clients
+					for pb.Next() {
+						if op, err := l.Step(b.Context(), w); err != nil {
+							b.Errorf("%s: %v", op, err)
+						}
+					}
+				})
+			})
+		}
+	})
 }
