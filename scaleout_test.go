@@ -75,8 +75,11 @@ func sessionID(accessToken string) (string, error) {
 	var claims struct {
 		SID string `json:"sid"`
 	}
-	if err := json.Unmarshal(raw, &claims); err != nil || claims.SID == "" {
-		return "", fmt.Errorf("no sid in %s: %v", raw, err)
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return "", fmt.Errorf("access token claims: %w", err)
+	}
+	if claims.SID == "" {
+		return "", fmt.Errorf("no sid in %s", raw)
 	}
 	return claims.SID, nil
 }
@@ -167,7 +170,7 @@ func TestScaleOut(t *testing.T) {
 		first, r, err := rr.authPayload("register", "", registerDoc, creds)
 		requests.Add(1)
 		if err != nil || len(r.Errors) > 0 {
-			return fmt.Errorf("register: %v %s", err, r.Body)
+			return unexpected("register", r, err)
 		}
 		user := first.User.ID
 		s1 := &clientSession{user: user, refresh: first.RefreshToken}
@@ -180,7 +183,7 @@ func TestScaleOut(t *testing.T) {
 		second, r, err := rr.authPayload("login", "", loginDoc, creds)
 		requests.Add(1)
 		if err != nil || len(r.Errors) > 0 {
-			return fmt.Errorf("login: %v %s", err, r.Body)
+			return unexpected("login", r, err)
 		}
 		s2 := &clientSession{user: user, refresh: second.RefreshToken}
 		if err := remember(second, s2); err != nil {
@@ -194,7 +197,7 @@ func TestScaleOut(t *testing.T) {
 			p, r, err := rr.authPayload("refreshToken", "", refreshDoc, map[string]any{"t": s1.refresh})
 			requests.Add(1)
 			if err != nil || len(r.Errors) > 0 {
-				return fmt.Errorf("refresh %d: %v %s", step, err, r.Body)
+				return unexpected(fmt.Sprintf("refresh %d", step), r, err)
 			}
 			if sid, _ := sessionID(p.AccessToken); sid != mustSID(last.AccessToken) {
 				return fmt.Errorf("refresh %d moved to session %s", step, sid)
@@ -210,7 +213,7 @@ func TestScaleOut(t *testing.T) {
 			r, err := rr.post(second.AccessToken, logoutDoc, nil)
 			requests.Add(1)
 			if err != nil || string(r.Data["logout"]) != "true" {
-				return fmt.Errorf("logout: %v %s", err, r.Body)
+				return unexpected("logout", r, err)
 			}
 			s2.revoked = true
 			if err := wantMe(second.AccessToken, user, false); err != nil {
@@ -220,7 +223,7 @@ func TestScaleOut(t *testing.T) {
 			r, err := rr.post("", logoutDoc, map[string]any{"t": s1.refresh})
 			requests.Add(1)
 			if err != nil || string(r.Data["logout"]) != "true" {
-				return fmt.Errorf("logout by refresh token: %v %s", err, r.Body)
+				return unexpected("logout by refresh token", r, err)
 			}
 			s1.revoked = true
 			if err := wantMe(last.AccessToken, user, false); err != nil {
@@ -274,19 +277,19 @@ func TestScaleOut(t *testing.T) {
 			r, err := rr.post("", refreshDoc, map[string]any{"t": winner.RefreshToken})
 			requests.Add(1)
 			if err != nil || r.code() != "INVALID_REFRESH_TOKEN" {
-				return fmt.Errorf("refresh with the winner's token of a revoked session: %v %s, want INVALID_REFRESH_TOKEN", err, r.Body)
+				return unexpected("refresh with the winner's token of a revoked session, want INVALID_REFRESH_TOKEN", r, err)
 			}
 		case 3: // the chain's first, spent token comes back: theft
 			r, err := rr.post("", refreshDoc, map[string]any{"t": first.RefreshToken})
 			requests.Add(1)
 			if err != nil || r.code() != "REFRESH_TOKEN_REUSED" {
-				return fmt.Errorf("refresh with a spent token: %v %s, want REFRESH_TOKEN_REUSED", err, r.Body)
+				return unexpected("refresh with a spent token, want REFRESH_TOKEN_REUSED", r, err)
 			}
 			s1.revoked = true
 			r, err = rr.post("", refreshDoc, map[string]any{"t": s1.refresh})
 			requests.Add(1)
 			if err != nil || r.code() != "INVALID_REFRESH_TOKEN" {
-				return fmt.Errorf("refresh with the chain's last token after the theft: %v %s, want INVALID_REFRESH_TOKEN", err, r.Body)
+				return unexpected("refresh with the chain's last token after the theft, want INVALID_REFRESH_TOKEN", r, err)
 			}
 		}
 		// Every session's state, seen from the next replica.
@@ -311,6 +314,15 @@ func TestScaleOut(t *testing.T) {
 		return
 	}
 	checkScaleOut(t, uri, clients, sessions)
+}
+
+// unexpected describes an answer that is not the one wanted: the transport
+// error, or else the body.
+func unexpected(what string, r gqlResponse, err error) error {
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return fmt.Errorf("%s: %s", what, r.Body)
 }
 
 // mustSID is sessionID for tokens already checked.
