@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -166,8 +167,9 @@ func buildAsDockerfile(t *testing.T, dir string) string {
 // it as the image and the Deployment would: as user 65532 with no
 // capabilities, on a read-only root filesystem, with the manifests'
 // environment and the signing key mounted as a Secret file, against
-// PostgreSQL. The probes' paths answer on the service's port, and a
-// register and a me go through. The image itself is not built: there is no
+// PostgreSQL. The probes' paths answer on the service's port, a register
+// and a me go through, a login flood stays under the memory limit, and
+// SIGTERM ends it cleanly. The image itself is not built: there is no
 // container engine here.
 func TestImageBinary(t *testing.T) {
 	if testing.Short() {
@@ -344,6 +346,50 @@ func TestImageBinary(t *testing.T) {
 		t.Errorf("GET / = %d, want 404: the manifests' production mode has no playground", got)
 	}
 
+	// A login flood at the manifests' settings (production hashing,
+	// PASSWORD_HASH_CONCURRENCY): the peak memory stays under the pod's
+	// limit. Right passwords only, so that no failure throttle cuts the
+	// flood short: each login hashes, or is shed when it would wait too long.
+	limit := c.Resources.Limits.Memory().Value()
+	floodClient := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: floodLogins}}
+	defer floodClient.CloseIdleConnections()
+	var (
+		wg              sync.WaitGroup
+		ok, shed, other atomic.Int32
+		start           = make(chan struct{})
+	)
+	for range floodLogins {
+		wg.Go(func() {
+			<-start
+			code, err := loginCode(floodClient, base, email)
+			switch {
+			case err == nil && code == "":
+				ok.Add(1)
+			case err == nil && code == "RATE_LIMITED":
+				shed.Add(1)
+			default:
+				other.Add(1)
+				t.Errorf("login in the flood: code %q, %v", code, err)
+			}
+		})
+	}
+	began := time.Now()
+	close(start)
+	wg.Wait()
+	peak := procStatus(t, pid)["VmHWM"]
+	kb, err := strconv.ParseInt(strings.TrimSuffix(peak, " kB"), 10, 64)
+	if err != nil {
+		t.Fatalf("VmHWM %q: %v", peak, err)
+	}
+	t.Logf("%d concurrent logins in %v: %d succeeded, %d shed; peak RSS %.1f MiB, memory limit %d MiB",
+		floodLogins, time.Since(began).Round(time.Millisecond), ok.Load(), shed.Load(), float64(kb)/1024, limit>>20)
+	if kb<<10 >= limit {
+		t.Errorf("peak RSS %d MiB under the flood reaches the memory limit %d MiB: the pod would be killed", kb>>10, limit>>20)
+	}
+	if ok.Load() == 0 {
+		t.Error("no login of the flood succeeded")
+	}
+
 	// SIGTERM, as the kubelet stops the pod: a clean exit.
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -379,6 +425,38 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// floodLogins is how many logins TestImageBinary sends at once.
+const floodLogins = 500
+
+// loginCode logs in with the test password and returns the error code of
+// the answer, "" for a success.
+func loginCode(client *http.Client, base, email string) (string, error) {
+	body, err := json.Marshal(map[string]any{
+		"query":     `mutation($e: String!) { login(input: {email: $e, password: "correct horse battery staple"}) { accessToken } }`,
+		"variables": map[string]any{"e": email},
+	})
+	if err != nil {
+		return "", err
+	}
+	resp, err := client.Post(base+"/query", "application/json", bytes.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Errors []struct {
+			Extensions struct{ Code string }
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return "", fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+	}
+	if len(out.Errors) > 0 {
+		return out.Errors[0].Extensions.Code, nil
+	}
+	return "", nil
 }
 
 // procStatus is /proc/PID/status as a map.
