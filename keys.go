@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -27,7 +29,7 @@ const reloadGap = time.Second
 // JWT_KEYS_REFRESH_INTERVAL, and when a token names an unknown kid.
 type keyring struct {
 	cfg    config.Config
-	client *ent.Client
+	store  *auth.KeyStore // nil unless the keys are held in the database
 	logger *slog.Logger
 	issuer *token.Issuer
 
@@ -38,7 +40,13 @@ type keyring struct {
 // newKeyring loads the keys and returns a keyring with an Issuer that uses
 // them.
 func newKeyring(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger) (*keyring, error) {
-	kr := &keyring{cfg: cfg, client: client, logger: logger}
+	kr := &keyring{cfg: cfg, logger: logger}
+	if cfg.DatabaseKeys() {
+		var err error
+		if kr.store, err = keyStore(cfg, client); err != nil {
+			return nil, err
+		}
+	}
 	signing, verify, err := kr.load(ctx)
 	if err != nil {
 		return nil, err
@@ -66,12 +74,46 @@ func (kr *keyring) load(ctx context.Context) (token.Key, []token.Key, error) {
 	case cfg.PrivateKeySet():
 		return kr.loadPEM()
 	}
-	keys, err := auth.DatabaseKeys(ctx, kr.client, time.Now())
+	signing, verify, err := kr.store.Load(ctx)
 	if err != nil {
-		return token.Key{}, nil, err
+		return token.Key{}, nil, keyStoreError(err)
 	}
-	return keys[0], keys[1:], nil
+	return signing, verify, nil
 }
+
+// keyStore returns the store of the keys held in the database, sealing
+// them with KEY_ENCRYPTION_KEY when it is set.
+func keyStore(cfg config.Config, client *ent.Client) (*auth.KeyStore, error) {
+	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
+	if err != nil {
+		return nil, fmt.Errorf("KEY_ENCRYPTION_KEY: %w", err)
+	}
+	return ks, nil
+}
+
+// keyStoreError names KEY_ENCRYPTION_KEY in the errors it causes, which no
+// retry mends.
+func keyStoreError(err error) error {
+	if errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		return fmt.Errorf("KEY_ENCRYPTION_KEY: %w", err)
+	}
+	return err
+}
+
+// keyTimes are the waits of a safe rotation of database keys: a key is
+// published for as long as verifiers cache the JWKS, plus the time replicas
+// take to re-read the keys, before it signs; and it verifies for the
+// lifetime of its last token, plus that time and Apollo Router's 60 s of
+// clock skew, after it stopped signing.
+func keyTimes(cfg config.Config) auth.KeyTimes {
+	return auth.KeyTimes{
+		Publish: jwksMaxAge + cfg.JWTKeysRefreshInterval,
+		Drain:   cfg.AccessTokenTTL + cfg.JWTKeysRefreshInterval + clockSkew,
+	}
+}
+
+// clockSkew is the clock difference verifiers allow (Apollo Router: 60 s).
+const clockSkew = 60 * time.Second
 
 // loadPEM reads the PEM private key and the previous public keys, from the
 // environment or their files. Errors name the variable.
@@ -134,7 +176,7 @@ func kids(set token.JWKSet) string {
 // It reloads at most once per reloadGap and says whether the token is
 // worth checking again.
 func (kr *keyring) reloadUnknown() bool {
-	if kr.cfg.JWTSecretKey != "" || (kr.cfg.PrivateKeySet() && kr.cfg.JWTPrivateKeyFile == "" && kr.cfg.JWTPreviousPublicKeysFile == "") {
+	if kr.store == nil && kr.cfg.JWTPrivateKeyFile == "" && kr.cfg.JWTPreviousPublicKeysFile == "" {
 		return false // the keys come from the environment and cannot change
 	}
 	kr.mu.Lock()
@@ -209,6 +251,88 @@ func openIDConfiguration(cfg config.Config, issuer *token.Issuer) http.HandlerFu
 	}
 }
 
-// jwksCacheControl lets verifiers cache the keys for five minutes: a new
-// key is introduced at least that long before it signs.
-const jwksCacheControl = "public, max-age=300"
+// jwksMaxAge is how long verifiers may cache the keys: a new key is
+// introduced at least that long before it signs.
+const jwksMaxAge = 5 * time.Minute
+
+// jwksCacheControl lets verifiers cache the keys for jwksMaxAge.
+var jwksCacheControl = fmt.Sprintf("public, max-age=%d", int(jwksMaxAge.Seconds()))
+
+// keysCommand runs latchkey keys list|rotate|retire, on the keys held in
+// the database.
+func keysCommand(ctx context.Context, args []string, cfg config.Config, client *ent.Client, stdout io.Writer) error {
+	const usage = "usage: latchkey keys list | keys rotate [--force] | keys retire [KID] [--force]"
+	if !cfg.DatabaseKeys() {
+		return errors.New("keys: the signing keys come from JWT_SECRET_KEY or JWT_PRIVATE_KEY(_FILE), not the database; rotate them as the README says")
+	}
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	command, force, rest := args[0], false, []string{}
+	for _, a := range args[1:] {
+		if a == "--force" || a == "-force" {
+			force = true
+		} else {
+			rest = append(rest, a)
+		}
+	}
+	store, err := keyStore(cfg, client)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	switch {
+	case command == "list" && len(rest) == 0 && !force:
+	case command == "rotate" && len(rest) == 0:
+		promoted, introduced, err := store.Rotate(ctx, now, keyTimes(cfg), force)
+		if err != nil {
+			return keyStoreError(err)
+		}
+		fmt.Fprintf(stdout, "promoted %s: it signs new tokens within %s on every replica\nintroduced %s for the next rotation\n",
+			promoted, cfg.JWTKeysRefreshInterval, introduced)
+	case command == "retire" && len(rest) <= 1:
+		kid := ""
+		if len(rest) == 1 {
+			kid = rest[0]
+		}
+		retired, err := store.Retire(ctx, kid, now, keyTimes(cfg), force)
+		if err != nil {
+			return keyStoreError(err)
+		}
+		if len(retired) == 0 {
+			fmt.Fprintln(stdout, "no key to retire")
+		}
+		for _, id := range retired {
+			fmt.Fprintf(stdout, "retired %s: its tokens are refused within %s on every replica\n", id, cfg.JWTKeysRefreshInterval)
+		}
+	default:
+		return errors.New(usage)
+	}
+	keys, err := store.List(ctx)
+	if err != nil {
+		return err
+	}
+	times := keyTimes(cfg)
+	fmt.Fprintf(stdout, "%-44s %-6s %-9s %-9s %-20s %s\n", "KID", "ALG", "STATE", "ENCRYPTED", "CREATED", "NOTE")
+	for _, k := range keys {
+		note := ""
+		switch k.State {
+		case auth.KeyNext:
+			if at := k.CreatedAt.Add(times.Publish); at.After(now) {
+				note = "rotate after " + at.UTC().Format(time.RFC3339)
+			} else {
+				note = "ready to rotate"
+			}
+		case auth.KeyCurrent:
+			note = "signing since " + k.PromotedAt.UTC().Format(time.RFC3339)
+		case auth.KeyPrevious:
+			if at := k.DemotedAt.Add(times.Drain); at.After(now) {
+				note = "retire after " + at.UTC().Format(time.RFC3339)
+			} else {
+				note = "ready to retire"
+			}
+		}
+		fmt.Fprintf(stdout, "%-44s %-6s %-9s %-9t %-20s %s\n", k.ID, k.Algorithm, k.State, k.Encrypted, k.CreatedAt.UTC().Format(time.RFC3339), note)
+	}
+	return nil
+}

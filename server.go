@@ -41,6 +41,11 @@ commands:
   migrate                    apply the database schema and exit
   roles grant EMAIL ROLE     give a user a role, such as admin
   roles revoke EMAIL ROLE    take a role away
+  keys list                  list the signing keys held in the database
+  keys rotate [--force]      promote the key introduced ahead, introduce a new one
+  keys retire [KID] [--force]
+                             delete a previous key (without KID: every one
+                             whose tokens have all expired)
 `
 
 // run is the whole program: it reads the configuration, opens the database,
@@ -54,7 +59,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		command = args[1]
 	}
 	switch command {
-	case "serve", "migrate", "roles":
+	case "serve", "migrate", "roles", "keys":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -84,6 +89,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return migrate(ctx, db, client, cfg, logger)
 	case "roles":
 		return roles(ctx, args[min(len(args), 2):], db, client, cfg, logger, stdout)
+	case "keys":
+		if err := migrate(ctx, db, client, cfg, logger); err != nil {
+			return err
+		}
+		return keysCommand(ctx, args[min(len(args), 2):], cfg, client, stdout)
 	}
 	return serve(ctx, cfg, db, client, logger)
 }
@@ -156,8 +166,11 @@ func migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Con
 		if !cfg.DatabaseKeys() {
 			return nil
 		}
-		_, err := auth.DatabaseKeys(ctx, client, time.Now())
-		return err
+		store, err := keyStore(cfg, client)
+		if err != nil {
+			return err
+		}
+		return keyStoreError(store.Prepare(ctx, time.Now()))
 	})
 	if err != nil {
 		return err
@@ -172,7 +185,7 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 	wait := 500 * time.Millisecond
 	for {
 		err := migrate(ctx, db, client, cfg, logger)
-		if err == nil || ctx.Err() != nil {
+		if err == nil || ctx.Err() != nil || errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
 			return err
 		}
 		logger.Warn("database not ready, retrying", "error", err, "retry_in", wait.String())
