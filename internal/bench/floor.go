@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -230,18 +231,41 @@ func MeFloorHandler(issuer *token.Issuer, db *sql.DB, dialect string) http.Handl
 	})
 }
 
-// Issuer returns the token issuer the service builds from cfg: the shared
-// secret of JWT_SECRET_KEY, or else the keys held in the database.
+// Issuer returns a token issuer with the service's signing key for cfg:
+// JWT_SECRET_KEY's shared secret, the PEM private key, or else the keys
+// held in the database (created when there are none, as the service's
+// start does).
 func Issuer(ctx context.Context, cfg config.Config, client *ent.Client) (*token.Issuer, error) {
-	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL}
-	if cfg.JWTSecretKey != "" {
+	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL, ClaimsNamespace: cfg.JWTClaimsNamespace}
+	switch {
+	case cfg.JWTSecretKey != "":
 		return token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
+	case cfg.PrivateKeySet():
+		pem := []byte(cfg.JWTPrivateKey.Reveal())
+		if cfg.JWTPrivateKeyFile != "" {
+			var err error
+			if pem, err = os.ReadFile(cfg.JWTPrivateKeyFile); err != nil {
+				return nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: %w", err)
+			}
+		}
+		k, err := token.ParsePrivatePEM(pem)
+		if err != nil {
+			return nil, fmt.Errorf("private key: %w", err)
+		}
+		return token.NewIssuer(opts, k)
 	}
-	keys, err := auth.DatabaseKeys(ctx, client, time.Now())
+	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
 	if err != nil {
 		return nil, err
 	}
-	return token.NewIssuer(opts, keys[0], keys...)
+	if err := ks.Prepare(ctx, time.Now()); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	signing, verify, err := ks.Load(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return token.NewIssuer(opts, signing, verify...)
 }
 
 // createUser stores a user for a floor to work on.
