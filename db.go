@@ -9,7 +9,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver: pure Go, no cgo
+	"modernc.org/sqlite"               // pure Go, no cgo
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/config"
@@ -27,10 +27,11 @@ func openDatabase(cfg config.Database) (*sql.DB, *ent.Client, error) {
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		connector, err := sqlite.NewConnector(sqliteDSN(cfg.Path))
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
+		db := sql.OpenDB(stmtCache{connector})
 		// One connection: SQLite serializes writers anyway, and with one
 		// connection transactions queue instead of failing as busy, and an
 		// in-memory database lives as long as the process.
