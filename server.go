@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -110,6 +111,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	metrics := telemetry.NewMetrics(db)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
@@ -119,11 +121,11 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err != nil {
 			return err
 		}
-		svc, issuer, err := services(cfg, client, keys, logger)
+		svc, issuer, err := services(cfg, client, keys, logger, metrics)
 		if err != nil {
 			return err
 		}
-		h := NewServer(cfg, logger, svc, issuer, db)
+		h := NewServer(cfg, logger, svc, issuer, db, metrics)
 		current.Store(&h)
 		logger.Info("ready")
 		go purgeEnded(ctx, svc, logger)
@@ -189,8 +191,9 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 	}
 }
 
-// services builds the token issuer and the use cases from the configuration.
-func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger *slog.Logger) (*auth.Service, *token.Issuer, error) {
+// services builds the token issuer and the use cases from the configuration;
+// obs, if not nil, observes the use cases.
+func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger *slog.Logger, obs auth.Observer) (*auth.Service, *token.Issuer, error) {
 	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL}
 	var (
 		issuer *token.Issuer
@@ -216,7 +219,7 @@ func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger 
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
-	}, limits(cfg.Throttle), nil, logger)
+	}, limits(cfg.Throttle), nil, logger, obs)
 	return svc, issuer, nil
 }
 
@@ -261,7 +264,7 @@ func roles(ctx context.Context, args []string, db *sql.DB, client *ent.Client, c
 	if err != nil {
 		return err
 	}
-	svc, _, err := services(cfg, client, keys, logger)
+	svc, _, err := services(cfg, client, keys, logger, nil)
 	if err != nil {
 		return err
 	}
