@@ -1,7 +1,10 @@
 package main
 
 import (
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/latchkey/latchkey/internal/testdb"
+	"github.com/latchkey/latchkey/internal/token"
 )
 
 // scrape reads the service's /metrics as Prometheus would.
@@ -177,6 +181,168 @@ func TestMetricsAfterFlow(t *testing.T) {
 		}
 		if _, ok := after["process_resident_memory_bytes"]; !ok {
 			t.Error("process_resident_memory_bytes missing")
+		}
+	})
+}
+
+// TestLogsCarryRequestIDsAndNoSecrets runs a full flow on the real server
+// and reads its logs: one access line per request under the id the
+// response carried, every line of a request tagged with that id, and not
+// one password, token or hash.
+func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		s, stop, err := launch(testEnv(uri, "REFRESH_REUSE_INTERVAL", "0", "DEBUG", "true"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		stopped := false
+		defer func() {
+			if !stopped {
+				stop()
+			}
+		}()
+		const (
+			password    = "first secret passphrase 1"
+			newPassword = "second secret passphrase 2"
+			wrong       = "wrong secret passphrase 3"
+		)
+		email := uniqueEmail(t, "logs")
+		secrets := []string{password, newPassword, wrong, "$argon2id$"}
+		type request struct{ id, method, path, operation string }
+		var requests []request
+		var payloads []payload
+		do := func(what, method, path, bearer, query string, vars map[string]any, field string) gqlResponse {
+			t.Helper()
+			var r gqlResponse
+			if method == http.MethodGet {
+				q := url.Values{"query": {query}}
+				req, err := http.NewRequest(http.MethodGet, s.URL+path+"?"+q.Encode(), nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				req.Header.Set("Authorization", bearerHeader(bearer))
+				r = doGraphQL(t, req)
+			} else {
+				r = s.post(t, bearer, query, vars)
+			}
+			id := r.Header.Get("X-Request-Id")
+			if id == "" {
+				t.Fatalf("%s: no X-Request-Id", what)
+			}
+			requests = append(requests, request{id: id, method: method, path: path, operation: field})
+			if field != "" && len(r.Errors) == 0 {
+				if raw := r.Data[field]; len(raw) > 0 && raw[0] == '{' {
+					var p payload
+					r.field(t, field, &p)
+					if p.AccessToken != "" {
+						payloads = append(payloads, p)
+					}
+				}
+			}
+			return r
+		}
+		creds := func(email, password string) map[string]any {
+			return map[string]any{"input": map[string]any{"email": email, "password": password}}
+		}
+
+		do("register", "POST", "/query", "", registerDoc, creds(email, password), "register")
+		do("login", "POST", "/query", "", loginDoc, creds(email, password), "login")
+		reg, login := payloads[0], payloads[1]
+		do("refresh", "POST", "/query", "", refreshDoc, map[string]any{"t": login.RefreshToken}, "refreshToken")
+		r := do("reuse", "POST", "/query", "", refreshDoc, map[string]any{"t": login.RefreshToken}, "refreshToken")
+		wantCode(t, "reuse", r, "REFRESH_TOKEN_REUSED")
+		reuseID := r.Header.Get("X-Request-Id")
+		do("me by GET", "GET", "/query", reg.AccessToken, `{ me { id email } }`, nil, "me")
+		do("validateToken by GET", "GET", "/graphql", "", `{ validateToken(token: "`+reg.AccessToken+`") { valid } }`, nil, "validateToken")
+		r = do("changePassword", "POST", "/query", reg.AccessToken,
+			`mutation($c: String!, $n: String!) { changePassword(input: {currentPassword: $c, newPassword: $n}) }`,
+			map[string]any{"c": password, "n": newPassword}, "changePassword")
+		if len(r.Errors) > 0 {
+			t.Fatalf("changePassword: %s", r.Body)
+		}
+		do("logout", "POST", "/query", reg.AccessToken, `mutation { logout }`, nil, "logout")
+		r = do("failed login", "POST", "/query", "", loginDoc, creds(email, wrong), "login")
+		wantCode(t, "failed login", r, "INVALID_CREDENTIALS")
+		do("login with the new password", "POST", "/query", "", loginDoc, creds(email, newPassword), "login")
+		last := payloads[len(payloads)-1]
+		do("logout by refresh token", "POST", "/query", "", `mutation($t: String) { logout(refreshToken: $t) }`, map[string]any{"t": last.RefreshToken}, "logout")
+
+		if len(payloads) != 4 {
+			t.Fatalf("got %d token pairs, want 4 (register, login, refresh, login)", len(payloads))
+		}
+		for _, p := range payloads {
+			parts := strings.Split(p.AccessToken, ".")
+			secrets = append(secrets, p.AccessToken, parts[len(parts)-1], p.RefreshToken, hex.EncodeToString(token.HashRefreshToken(p.RefreshToken)))
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("run() = %v", err)
+		}
+		stopped = true
+		logs := s.logs.String()
+
+		for _, secret := range secrets {
+			if strings.Contains(logs, secret) {
+				t.Errorf("logs contain the secret %q", secret)
+			}
+		}
+
+		type line struct {
+			Msg       string `json:"msg"`
+			Level     string `json:"level"`
+			RequestID string `json:"request_id"`
+			Method    string `json:"method"`
+			Path      string `json:"path"`
+			Status    int    `json:"status"`
+			Operation string `json:"operation"`
+		}
+		var lines []line
+		ready := false
+		for raw := range strings.SplitSeq(strings.TrimSpace(logs), "\n") {
+			var l line
+			if err := json.Unmarshal([]byte(raw), &l); err != nil {
+				t.Fatalf("log line is not JSON: %q", raw)
+			}
+			switch {
+			case l.Msg == "ready":
+				ready = true
+			case l.Msg == "shutting down":
+				ready = false
+			case ready:
+				// Nothing but requests runs while the test talks to the
+				// service: every line then belongs to one.
+				if l.RequestID == "" {
+					t.Errorf("log line without request_id: %s", raw)
+				}
+				lines = append(lines, l)
+			}
+		}
+		for _, req := range requests {
+			var access []line
+			for _, l := range lines {
+				if l.Msg == "request" && l.RequestID == req.id {
+					access = append(access, l)
+				}
+			}
+			if len(access) != 1 {
+				t.Errorf("request %s %s (%s): %d access lines, want 1", req.method, req.path, req.id, len(access))
+				continue
+			}
+			got := access[0]
+			if got.Method != req.method || got.Path != req.path || got.Status != http.StatusOK || got.Operation != req.operation || got.Level != "INFO" {
+				t.Errorf("access line = %+v, want %s %s 200 operation %s at INFO", got, req.method, req.path, req.operation)
+			}
+		}
+		found := false
+		for _, l := range lines {
+			if l.Msg == "refresh token reused, session revoked" {
+				found = true
+				if l.RequestID != reuseID {
+					t.Errorf("reuse warning has request_id %q, want the request's %q", l.RequestID, reuseID)
+				}
+			}
+		}
+		if !found {
+			t.Error("no warning about the reused refresh token")
 		}
 	})
 }

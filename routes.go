@@ -50,7 +50,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
-			logger.WarnContext(ctx, "not ready", "request_id", auth.RequestFrom(ctx).ID, "error", err)
+			logger.WarnContext(ctx, "not ready", "error", err)
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
@@ -59,6 +59,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 
 	h := recoverer(logger, mux)
 	h = cors(cfg, h)
+	h = accessLog(logger, h)
 	return requestContext(cfg.TrustedProxies, h)
 }
 

@@ -389,7 +389,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		return nil, false, err
 	}
 	if reused {
-		s.logger.WarnContext(ctx, "refresh token reused, session revoked", "request_id", RequestFrom(ctx).ID)
+		s.logger.WarnContext(ctx, "refresh token reused, session revoked")
 		return nil, false, ErrRefreshTokenReused
 	}
 	return out, grace, nil
