@@ -37,9 +37,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if opts.Introspection {
-		srv.Use(extension.Introspection{})
-	}
+	srv.Use(introspectionGate{enabled: opts.Introspection})
 	srv.Use(shapeLimits{maxBytes: opts.MaxQueryBytes, maxDepth: opts.MaxDepth, maxRootFields: opts.MaxRootFields})
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
 	srv.SetErrorPresenter(presentError(opts.Logger))
