@@ -139,6 +139,28 @@ func TestEntities(t *testing.T) {
 		}
 		wantCode(t, "_entities with a forged token", s.post(t, tamper(t, alice.AccessToken), entitiesDoc, reps), "UNAUTHENTICATED")
 
+		// Malformed representations are the client's mistake. Those that
+		// are objects are refused after authentication; the others already
+		// when gqlgen reads the argument.
+		for _, tc := range []struct {
+			reps         []any
+			withoutToken string
+		}{
+			{[]any{map[string]any{}}, "UNAUTHENTICATED"},
+			{[]any{map[string]any{"__typename": "Session", "id": alice.User.ID}}, "UNAUTHENTICATED"},
+			{[]any{map[string]any{"__typename": "User"}}, "UNAUTHENTICATED"},
+			{[]any{map[string]any{"__typename": "User", "id": nil}}, "UNAUTHENTICATED"},
+			{[]any{map[string]any{"__typename": "User", "id": map[string]any{"id": alice.User.ID}}}, "UNAUTHENTICATED"},
+			{[]any{map[string]any{"__typename": "User", "id": alice.User.ID}, "User"}, "BAD_USER_INPUT"},
+		} {
+			vars := map[string]any{"reps": tc.reps}
+			r := s.post(t, alice.AccessToken, entitiesDoc, vars)
+			if r.code() != "BAD_USER_INPUT" || r.ext("field") != "representations" {
+				t.Errorf("_entities(%v): %s, want BAD_USER_INPUT on representations", tc.reps, r.Body)
+			}
+			wantCode(t, fmt.Sprintf("_entities(%v) without a token", tc.reps), s.post(t, "", entitiesDoc, vars), tc.withoutToken)
+		}
+
 		r = s.post(t, alice.AccessToken, entitiesDoc, reps)
 		if len(r.Errors) > 0 {
 			t.Fatalf("_entities as alice: %s", r.Body)
