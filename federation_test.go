@@ -82,7 +82,8 @@ func TestFederationService(t *testing.T) {
 			r.field(t, "_service", &service)
 			for _, want := range []string{
 				`@link(`, `"https://specs.apollo.dev/federation/v2.7"`, `type User @key(fields: "id")`,
-				`email: String! @selfOrRole(role: "admin") @authenticated`, `@requiresScopes(scopes: [["admin"]])`,
+				`email: String! @selfOrRole(role: "admin")`, `me: User @auth @authenticated`,
+				`@hasRole(role: "admin") @authenticated @requiresScopes(scopes: [["admin"]])`,
 			} {
 				if !strings.Contains(service.SDL, want) {
 					t.Errorf("_service.sdl lacks %s:\n%s", want, service.SDL)

@@ -709,7 +709,7 @@ scalar Time
 	{Name: "../schema/federation.graphql", Input: `# Latchkey is an Apollo Federation v2 subgraph: it owns User, which other
 # subgraphs extend by its id. The federation directives come from the spec
 # linked here; @authenticated and @requiresScopes tell a router that
-# enforces them what our own directives enforce for every request.
+# enforces them what @auth and @hasRole enforce for every request.
 extend schema
   @link(
     url: "https://specs.apollo.dev/federation/v2.7"
@@ -752,17 +752,18 @@ extend type Query {
 A person who signs in to Latchkey. Other subgraphs of a federated graph
 extend it by ` + "`" + `id` + "`" + `. Its ` + "`" + `email` + "`" + `, ` + "`" + `roles` + "`" + `, ` + "`" + `lastLoginAt` + "`" + ` and ` + "`" + `sessions` + "`" + ` are
 the user's own: only the user and administrators may read them, others get
-` + "`" + `FORBIDDEN` + "`" + `.
+` + "`" + `FORBIDDEN` + "`" + `. They carry no ` + "`" + `@authenticated` + "`" + `: ` + "`" + `register` + "`" + ` and ` + "`" + `login` + "`" + ` return
+them to a caller who has no token yet.
 """
 type User @key(fields: "id") @entityResolver(multi: true) {
   "The user's id, a UUID."
   id: ID!
   "The email, trimmed and lowercased."
-  email: String! @selfOrRole(role: "admin") @authenticated
+  email: String! @selfOrRole(role: "admin")
   "The name the user chose to be shown, if any."
   displayName: String
   "The user's roles: every user has ` + "`" + `user` + "`" + `; administrators also have ` + "`" + `admin` + "`" + `."
-  roles: [String!]! @selfOrRole(role: "admin") @authenticated
+  roles: [String!]! @selfOrRole(role: "admin")
   "Whether the user has proven they receive mail at ` + "`" + `email` + "`" + `."
   emailVerified: Boolean!
   "When the user registered."
@@ -770,9 +771,9 @@ type User @key(fields: "id") @entityResolver(multi: true) {
   "When the user's record last changed."
   updatedAt: Time!
   "When the user last logged in, if ever."
-  lastLoginAt: Time @selfOrRole(role: "admin") @authenticated
+  lastLoginAt: Time @selfOrRole(role: "admin")
   "The user's live sessions, newest first."
-  sessions: [Session!]! @selfOrRole(role: "admin") @authenticated
+  sessions: [Session!]! @selfOrRole(role: "admin")
 }
 
 type Query {
