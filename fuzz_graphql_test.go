@@ -41,15 +41,14 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := migrate(context.Background(), db, client, cfg, logger)
+	if err := migrate(context.Background(), db, client, cfg, logger); err != nil {
+		return nil, err
+	}
+	svc, keys, err := services(context.Background(), cfg, client, logger)
 	if err != nil {
 		return nil, err
 	}
-	svc, issuer, err := services(cfg, client, keys, logger)
-	if err != nil {
-		return nil, err
-	}
-	fs := &fuzzService{handler: NewServer(cfg, logger, svc, issuer, db), logs: logs}
+	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db), logs: logs}
 	body, _ := json.Marshal(map[string]any{"query": registerDoc, "variables": map[string]any{
 		"input": map[string]any{"email": "fuzz@example.com", "password": testPassword},
 	}})

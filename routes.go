@@ -36,11 +36,12 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Latchkey", "/query"))
 	}
-	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET "+jwksPath, func(w http.ResponseWriter, r *http.Request) {
 		// Verifiers may cache the keys, and pick up a new one within minutes.
-		w.Header().Set("Cache-Control", "public, max-age=300")
+		w.Header().Set("Cache-Control", jwksCacheControl)
 		writeJSON(w, http.StatusOK, issuer.JWKS())
 	})
+	mux.HandleFunc("GET /.well-known/openid-configuration", openIDConfiguration(cfg, issuer))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -35,9 +35,7 @@ import (
 // pendingVariables are names the manifests set that the service does not
 // read yet. The test fails once the service reads one: then take it off
 // this list.
-var pendingVariables = []string{
-	"JWT_PRIVATE_KEY_FILE", // the signing key as a mounted Secret file
-}
+var pendingVariables = []string{}
 
 // testSecrets stand in for the gitignored k8s/secrets/ folder.
 func testSecrets(t *testing.T) map[string][]byte {

@@ -570,8 +570,14 @@ func (s *Service) PurgeEnded(ctx context.Context, retain time.Duration) (int, er
 
 // withTx runs fn in a transaction, committed when fn returns nil and rolled
 // back when it fails or panics.
-func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) (err error) {
-	tx, err := s.db.Tx(ctx)
+func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	return withTx(ctx, s.db, fn)
+}
+
+// withTx runs fn in a transaction of db, committed when fn returns nil and
+// rolled back when it returns an error or panics.
+func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := db.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("starting transaction: %w", err)
 	}
