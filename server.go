@@ -25,7 +25,7 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/token"
+	"github.com/latchkey/latchkey/internal/telemetry"
 )
 
 func main() {
@@ -42,6 +42,11 @@ commands:
   migrate                    apply the database schema and exit
   roles grant EMAIL ROLE     give a user a role, such as admin
   roles revoke EMAIL ROLE    take a role away
+  keys list                  list the signing keys held in the database
+  keys rotate [--force]      promote the key introduced ahead, introduce a new one
+  keys retire [KID] [--force]
+                             delete a previous key (without KID: every one
+                             whose tokens have all expired)
 `
 
 // run is the whole program: it reads the configuration, opens the database,
@@ -55,7 +60,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		command = args[1]
 	}
 	switch command {
-	case "serve", "migrate", "roles":
+	case "serve", "migrate", "roles", "keys":
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -72,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})))
 
 	db, client, err := openDatabase(cfg.Database)
 	if err != nil {
@@ -82,10 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	switch command {
 	case "migrate":
-		_, err := migrate(ctx, db, client, cfg, logger)
-		return err
+		return migrate(ctx, db, client, cfg, logger)
 	case "roles":
 		return roles(ctx, args[min(len(args), 2):], db, client, cfg, logger, stdout)
+	case "keys":
+		if err := migrate(ctx, db, client, cfg, logger); err != nil {
+			return err
+		}
+		return keysCommand(ctx, args[min(len(args), 2):], cfg, client, stdout)
 	}
 	return serve(ctx, cfg, db, client, logger)
 }
@@ -110,23 +119,24 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	metrics := telemetry.NewMetrics(db)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
 
 	err = func() error {
-		keys, err := migrateRetrying(ctx, db, client, cfg, logger)
+		if err := migrateRetrying(ctx, db, client, cfg, logger); err != nil {
+			return err
+		}
+		svc, keys, err := services(ctx, cfg, client, logger, metrics)
 		if err != nil {
 			return err
 		}
-		svc, issuer, err := services(cfg, client, keys, logger)
-		if err != nil {
-			return err
-		}
-		h := NewServer(cfg, logger, svc, issuer, db)
+		h := NewServer(cfg, logger, svc, keys.issuer, db, metrics)
 		current.Store(&h)
 		logger.Info("ready")
 		go purgeEnded(ctx, svc, logger)
+		go keys.watch(ctx)
 		return nil
 	}()
 	if err == nil {
@@ -148,61 +158,54 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 	return nil
 }
 
-// migrate applies the schema and, without JWT_SECRET_KEY, loads or creates
-// the signing keys held in the database, under the migration lock.
-func migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) ([]token.Key, error) {
-	var keys []token.Key
+// migrate applies the schema and, when the keys are held in the database,
+// creates the first one, under the migration lock.
+func migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) error {
 	err := withMigrationLock(ctx, db, cfg.Database, func() error {
 		if err := client.Schema.Create(ctx); err != nil {
 			return fmt.Errorf("migrating schema: %w", err)
 		}
-		if cfg.JWTSecretKey != "" {
+		if !cfg.DatabaseKeys() {
 			return nil
 		}
-		var err error
-		keys, err = auth.DatabaseKeys(ctx, client, time.Now())
-		return err
+		store, err := keyStore(cfg, client)
+		if err != nil {
+			return err
+		}
+		return keyStoreError(store.Prepare(ctx, time.Now()))
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	logger.Info("schema migrated")
-	return keys, nil
+	return nil
 }
 
 // migrateRetrying migrates, retrying with backoff while the database does
 // not answer, until ctx ends.
-func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) ([]token.Key, error) {
+func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) error {
 	wait := 500 * time.Millisecond
 	for {
-		keys, err := migrate(ctx, db, client, cfg, logger)
-		if err == nil || ctx.Err() != nil {
-			return keys, err
+		err := migrate(ctx, db, client, cfg, logger)
+		if err == nil || ctx.Err() != nil || errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+			return err
 		}
 		logger.Warn("database not ready, retrying", "error", err, "retry_in", wait.String())
 		select {
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
 }
 
-// services builds the token issuer and the use cases from the configuration.
-func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger *slog.Logger) (*auth.Service, *token.Issuer, error) {
-	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL}
-	var (
-		issuer *token.Issuer
-		err    error
-	)
-	if cfg.JWTSecretKey != "" {
-		issuer, err = token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
-	} else {
-		issuer, err = token.NewIssuer(opts, dbKeys[0], dbKeys...)
-	}
+// services builds the keys, the token issuer and the use cases from the
+// configuration; obs, if not nil, observes the use cases.
+func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer) (*auth.Service, *keyring, error) {
+	keys, err := newKeyring(ctx, cfg, client, logger)
 	if err != nil {
-		return nil, nil, fmt.Errorf("signing keys: %w", err)
+		return nil, nil, err
 	}
 	hasher, err := auth.NewHasher(auth.HashParams{
 		Memory:      cfg.PasswordHash.Memory,
@@ -212,12 +215,12 @@ func services(cfg config.Config, client *ent.Client, dbKeys []token.Key, logger 
 	if err != nil {
 		return nil, nil, fmt.Errorf("password hashing: %w", err)
 	}
-	svc := auth.NewService(client, issuer, hasher, auth.Lifetimes{
+	svc := auth.NewService(client, keys.issuer, hasher, auth.Lifetimes{
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
-	}, limits(cfg.Throttle), nil, logger)
-	return svc, issuer, nil
+	}, limits(cfg.Throttle), nil, logger, obs)
+	return svc, keys, nil
 }
 
 // limits turns the throttle settings into the use cases' limits.
@@ -257,11 +260,10 @@ func roles(ctx context.Context, args []string, db *sql.DB, client *ent.Client, c
 	if len(args) != 3 || (args[0] != "grant" && args[0] != "revoke") {
 		return errors.New("usage: latchkey roles grant|revoke EMAIL ROLE")
 	}
-	keys, err := migrate(ctx, db, client, cfg, logger)
-	if err != nil {
+	if err := migrate(ctx, db, client, cfg, logger); err != nil {
 		return err
 	}
-	svc, _, err := services(cfg, client, keys, logger)
+	svc, _, err := services(ctx, cfg, client, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -1543,6 +1543,7 @@ type SigningKeyMutation struct {
 	algorithm     *string
 	private_key   *[]byte
 	created_at    *time.Time
+	promoted_at   *time.Time
 	clearedFields map[string]struct{}
 	done          bool
 	oldValue      func(context.Context) (*SigningKey, error)
@@ -1761,6 +1762,55 @@ func (m *SigningKeyMutation) ResetCreatedAt() {
 	m.created_at = nil
 }
 
+// SetPromotedAt sets the "promoted_at" field.
+func (m *SigningKeyMutation) SetPromotedAt(t time.Time) {
+	m.promoted_at = &t
+}
+
+// PromotedAt returns the value of the "promoted_at" field in the mutation.
+func (m *SigningKeyMutation) PromotedAt() (r time.Time, exists bool) {
+	v := m.promoted_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPromotedAt returns the old "promoted_at" field's value of the SigningKey entity.
+// If the SigningKey object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SigningKeyMutation) OldPromotedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPromotedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPromotedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPromotedAt: %w", err)
+	}
+	return oldValue.PromotedAt, nil
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (m *SigningKeyMutation) ClearPromotedAt() {
+	m.promoted_at = nil
+	m.clearedFields[signingkey.FieldPromotedAt] = struct{}{}
+}
+
+// PromotedAtCleared returns if the "promoted_at" field was cleared in this mutation.
+func (m *SigningKeyMutation) PromotedAtCleared() bool {
+	_, ok := m.clearedFields[signingkey.FieldPromotedAt]
+	return ok
+}
+
+// ResetPromotedAt resets all changes to the "promoted_at" field.
+func (m *SigningKeyMutation) ResetPromotedAt() {
+	m.promoted_at = nil
+	delete(m.clearedFields, signingkey.FieldPromotedAt)
+}
+
 // Where appends a list predicates to the SigningKeyMutation builder.
 func (m *SigningKeyMutation) Where(ps ...predicate.SigningKey) {
 	m.predicates = append(m.predicates, ps...)
@@ -1795,7 +1845,7 @@ func (m *SigningKeyMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *SigningKeyMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.algorithm != nil {
 		fields = append(fields, signingkey.FieldAlgorithm)
 	}
@@ -1804,6 +1854,9 @@ func (m *SigningKeyMutation) Fields() []string {
 	}
 	if m.created_at != nil {
 		fields = append(fields, signingkey.FieldCreatedAt)
+	}
+	if m.promoted_at != nil {
+		fields = append(fields, signingkey.FieldPromotedAt)
 	}
 	return fields
 }
@@ -1819,6 +1872,8 @@ func (m *SigningKeyMutation) Field(name string) (ent.Value, bool) {
 		return m.PrivateKey()
 	case signingkey.FieldCreatedAt:
 		return m.CreatedAt()
+	case signingkey.FieldPromotedAt:
+		return m.PromotedAt()
 	}
 	return nil, false
 }
@@ -1834,6 +1889,8 @@ func (m *SigningKeyMutation) OldField(ctx context.Context, name string) (ent.Val
 		return m.OldPrivateKey(ctx)
 	case signingkey.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
+	case signingkey.FieldPromotedAt:
+		return m.OldPromotedAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown SigningKey field %s", name)
 }
@@ -1864,6 +1921,13 @@ func (m *SigningKeyMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetCreatedAt(v)
 		return nil
+	case signingkey.FieldPromotedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPromotedAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown SigningKey field %s", name)
 }
@@ -1893,7 +1957,11 @@ func (m *SigningKeyMutation) AddField(name string, value ent.Value) error {
 // ClearedFields returns all nullable fields that were cleared during this
 // mutation.
 func (m *SigningKeyMutation) ClearedFields() []string {
-	return nil
+	var fields []string
+	if m.FieldCleared(signingkey.FieldPromotedAt) {
+		fields = append(fields, signingkey.FieldPromotedAt)
+	}
+	return fields
 }
 
 // FieldCleared returns a boolean indicating if a field with the given name was
@@ -1906,6 +1974,11 @@ func (m *SigningKeyMutation) FieldCleared(name string) bool {
 // ClearField clears the value of the field with the given name. It returns an
 // error if the field is not defined in the schema.
 func (m *SigningKeyMutation) ClearField(name string) error {
+	switch name {
+	case signingkey.FieldPromotedAt:
+		m.ClearPromotedAt()
+		return nil
+	}
 	return fmt.Errorf("unknown SigningKey nullable field %s", name)
 }
 
@@ -1921,6 +1994,9 @@ func (m *SigningKeyMutation) ResetField(name string) error {
 		return nil
 	case signingkey.FieldCreatedAt:
 		m.ResetCreatedAt()
+		return nil
+	case signingkey.FieldPromotedAt:
+		m.ResetPromotedAt()
 		return nil
 	}
 	return fmt.Errorf("unknown SigningKey field %s", name)

@@ -22,7 +22,9 @@ type SigningKey struct {
 	// PrivateKey holds the value of the "private_key" field.
 	PrivateKey []byte `json:"-"`
 	// CreatedAt holds the value of the "created_at" field.
-	CreatedAt    time.Time `json:"created_at,omitempty"`
+	CreatedAt time.Time `json:"created_at,omitempty"`
+	// PromotedAt holds the value of the "promoted_at" field.
+	PromotedAt   *time.Time `json:"promoted_at,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -35,7 +37,7 @@ func (*SigningKey) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case signingkey.FieldID, signingkey.FieldAlgorithm:
 			values[i] = new(sql.NullString)
-		case signingkey.FieldCreatedAt:
+		case signingkey.FieldCreatedAt, signingkey.FieldPromotedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -75,6 +77,13 @@ func (_m *SigningKey) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field created_at", values[i])
 			} else if value.Valid {
 				_m.CreatedAt = value.Time
+			}
+		case signingkey.FieldPromotedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field promoted_at", values[i])
+			} else if value.Valid {
+				_m.PromotedAt = new(time.Time)
+				*_m.PromotedAt = value.Time
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -119,6 +128,11 @@ func (_m *SigningKey) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.PromotedAt; v != nil {
+		builder.WriteString("promoted_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -41,6 +41,20 @@ func (_c *SigningKeyCreate) SetCreatedAt(v time.Time) *SigningKeyCreate {
 	return _c
 }
 
+// SetPromotedAt sets the "promoted_at" field.
+func (_c *SigningKeyCreate) SetPromotedAt(v time.Time) *SigningKeyCreate {
+	_c.mutation.SetPromotedAt(v)
+	return _c
+}
+
+// SetNillablePromotedAt sets the "promoted_at" field if the given value is not nil.
+func (_c *SigningKeyCreate) SetNillablePromotedAt(v *time.Time) *SigningKeyCreate {
+	if v != nil {
+		_c.SetPromotedAt(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SigningKeyCreate) SetID(v string) *SigningKeyCreate {
 	_c.mutation.SetID(v)
@@ -153,6 +167,10 @@ func (_c *SigningKeyCreate) createSpec() (*SigningKey, *sqlgraph.CreateSpec) {
 		_spec.SetField(signingkey.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
 	}
+	if value, ok := _c.mutation.PromotedAt(); ok {
+		_spec.SetField(signingkey.FieldPromotedAt, field.TypeTime, value)
+		_node.PromotedAt = &value
+	}
 	return _node, _spec
 }
 
@@ -205,6 +223,36 @@ type (
 	}
 )
 
+// SetPrivateKey sets the "private_key" field.
+func (u *SigningKeyUpsert) SetPrivateKey(v []byte) *SigningKeyUpsert {
+	u.Set(signingkey.FieldPrivateKey, v)
+	return u
+}
+
+// UpdatePrivateKey sets the "private_key" field to the value that was provided on create.
+func (u *SigningKeyUpsert) UpdatePrivateKey() *SigningKeyUpsert {
+	u.SetExcluded(signingkey.FieldPrivateKey)
+	return u
+}
+
+// SetPromotedAt sets the "promoted_at" field.
+func (u *SigningKeyUpsert) SetPromotedAt(v time.Time) *SigningKeyUpsert {
+	u.Set(signingkey.FieldPromotedAt, v)
+	return u
+}
+
+// UpdatePromotedAt sets the "promoted_at" field to the value that was provided on create.
+func (u *SigningKeyUpsert) UpdatePromotedAt() *SigningKeyUpsert {
+	u.SetExcluded(signingkey.FieldPromotedAt)
+	return u
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (u *SigningKeyUpsert) ClearPromotedAt() *SigningKeyUpsert {
+	u.SetNull(signingkey.FieldPromotedAt)
+	return u
+}
+
 // UpdateNewValues updates the mutable fields using the new values that were set on create except the ID field.
 // Using this option is equivalent to using:
 //
@@ -224,9 +272,6 @@ func (u *SigningKeyUpsertOne) UpdateNewValues() *SigningKeyUpsertOne {
 		}
 		if _, exists := u.create.mutation.Algorithm(); exists {
 			s.SetIgnore(signingkey.FieldAlgorithm)
-		}
-		if _, exists := u.create.mutation.PrivateKey(); exists {
-			s.SetIgnore(signingkey.FieldPrivateKey)
 		}
 		if _, exists := u.create.mutation.CreatedAt(); exists {
 			s.SetIgnore(signingkey.FieldCreatedAt)
@@ -260,6 +305,41 @@ func (u *SigningKeyUpsertOne) Update(set func(*SigningKeyUpsert)) *SigningKeyUps
 		set(&SigningKeyUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (u *SigningKeyUpsertOne) SetPrivateKey(v []byte) *SigningKeyUpsertOne {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.SetPrivateKey(v)
+	})
+}
+
+// UpdatePrivateKey sets the "private_key" field to the value that was provided on create.
+func (u *SigningKeyUpsertOne) UpdatePrivateKey() *SigningKeyUpsertOne {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.UpdatePrivateKey()
+	})
+}
+
+// SetPromotedAt sets the "promoted_at" field.
+func (u *SigningKeyUpsertOne) SetPromotedAt(v time.Time) *SigningKeyUpsertOne {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.SetPromotedAt(v)
+	})
+}
+
+// UpdatePromotedAt sets the "promoted_at" field to the value that was provided on create.
+func (u *SigningKeyUpsertOne) UpdatePromotedAt() *SigningKeyUpsertOne {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.UpdatePromotedAt()
+	})
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (u *SigningKeyUpsertOne) ClearPromotedAt() *SigningKeyUpsertOne {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.ClearPromotedAt()
+	})
 }
 
 // Exec executes the query.
@@ -447,9 +527,6 @@ func (u *SigningKeyUpsertBulk) UpdateNewValues() *SigningKeyUpsertBulk {
 			if _, exists := b.mutation.Algorithm(); exists {
 				s.SetIgnore(signingkey.FieldAlgorithm)
 			}
-			if _, exists := b.mutation.PrivateKey(); exists {
-				s.SetIgnore(signingkey.FieldPrivateKey)
-			}
 			if _, exists := b.mutation.CreatedAt(); exists {
 				s.SetIgnore(signingkey.FieldCreatedAt)
 			}
@@ -483,6 +560,41 @@ func (u *SigningKeyUpsertBulk) Update(set func(*SigningKeyUpsert)) *SigningKeyUp
 		set(&SigningKeyUpsert{UpdateSet: update})
 	}))
 	return u
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (u *SigningKeyUpsertBulk) SetPrivateKey(v []byte) *SigningKeyUpsertBulk {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.SetPrivateKey(v)
+	})
+}
+
+// UpdatePrivateKey sets the "private_key" field to the value that was provided on create.
+func (u *SigningKeyUpsertBulk) UpdatePrivateKey() *SigningKeyUpsertBulk {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.UpdatePrivateKey()
+	})
+}
+
+// SetPromotedAt sets the "promoted_at" field.
+func (u *SigningKeyUpsertBulk) SetPromotedAt(v time.Time) *SigningKeyUpsertBulk {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.SetPromotedAt(v)
+	})
+}
+
+// UpdatePromotedAt sets the "promoted_at" field to the value that was provided on create.
+func (u *SigningKeyUpsertBulk) UpdatePromotedAt() *SigningKeyUpsertBulk {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.UpdatePromotedAt()
+	})
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (u *SigningKeyUpsertBulk) ClearPromotedAt() *SigningKeyUpsertBulk {
+	return u.Update(func(s *SigningKeyUpsert) {
+		s.ClearPromotedAt()
+	})
 }
 
 // Exec executes the query.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
@@ -25,6 +26,32 @@ type SigningKeyUpdate struct {
 // Where appends a list predicates to the SigningKeyUpdate builder.
 func (_u *SigningKeyUpdate) Where(ps ...predicate.SigningKey) *SigningKeyUpdate {
 	_u.mutation.Where(ps...)
+	return _u
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (_u *SigningKeyUpdate) SetPrivateKey(v []byte) *SigningKeyUpdate {
+	_u.mutation.SetPrivateKey(v)
+	return _u
+}
+
+// SetPromotedAt sets the "promoted_at" field.
+func (_u *SigningKeyUpdate) SetPromotedAt(v time.Time) *SigningKeyUpdate {
+	_u.mutation.SetPromotedAt(v)
+	return _u
+}
+
+// SetNillablePromotedAt sets the "promoted_at" field if the given value is not nil.
+func (_u *SigningKeyUpdate) SetNillablePromotedAt(v *time.Time) *SigningKeyUpdate {
+	if v != nil {
+		_u.SetPromotedAt(*v)
+	}
+	return _u
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (_u *SigningKeyUpdate) ClearPromotedAt() *SigningKeyUpdate {
+	_u.mutation.ClearPromotedAt()
 	return _u
 }
 
@@ -60,6 +87,16 @@ func (_u *SigningKeyUpdate) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *SigningKeyUpdate) check() error {
+	if v, ok := _u.mutation.PrivateKey(); ok {
+		if err := signingkey.PrivateKeyValidator(v); err != nil {
+			return &ValidationError{Name: "private_key", err: fmt.Errorf(`ent: validator failed for field "SigningKey.private_key": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *SigningKeyUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SigningKeyUpdate {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -67,6 +104,9 @@ func (_u *SigningKeyUpdate) Modify(modifiers ...func(u *sql.UpdateBuilder)) *Sig
 }
 
 func (_u *SigningKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(signingkey.Table, signingkey.Columns, sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString))
 	if ps := _u.mutation.predicates; len(ps) > 0 {
 		_spec.Predicate = func(selector *sql.Selector) {
@@ -74,6 +114,15 @@ func (_u *SigningKeyUpdate) sqlSave(ctx context.Context) (_node int, err error) 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.PrivateKey(); ok {
+		_spec.SetField(signingkey.FieldPrivateKey, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.PromotedAt(); ok {
+		_spec.SetField(signingkey.FieldPromotedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PromotedAtCleared() {
+		_spec.ClearField(signingkey.FieldPromotedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -95,6 +144,32 @@ type SigningKeyUpdateOne struct {
 	hooks     []Hook
 	mutation  *SigningKeyMutation
 	modifiers []func(*sql.UpdateBuilder)
+}
+
+// SetPrivateKey sets the "private_key" field.
+func (_u *SigningKeyUpdateOne) SetPrivateKey(v []byte) *SigningKeyUpdateOne {
+	_u.mutation.SetPrivateKey(v)
+	return _u
+}
+
+// SetPromotedAt sets the "promoted_at" field.
+func (_u *SigningKeyUpdateOne) SetPromotedAt(v time.Time) *SigningKeyUpdateOne {
+	_u.mutation.SetPromotedAt(v)
+	return _u
+}
+
+// SetNillablePromotedAt sets the "promoted_at" field if the given value is not nil.
+func (_u *SigningKeyUpdateOne) SetNillablePromotedAt(v *time.Time) *SigningKeyUpdateOne {
+	if v != nil {
+		_u.SetPromotedAt(*v)
+	}
+	return _u
+}
+
+// ClearPromotedAt clears the value of the "promoted_at" field.
+func (_u *SigningKeyUpdateOne) ClearPromotedAt() *SigningKeyUpdateOne {
+	_u.mutation.ClearPromotedAt()
+	return _u
 }
 
 // Mutation returns the SigningKeyMutation object of the builder.
@@ -142,6 +217,16 @@ func (_u *SigningKeyUpdateOne) ExecX(ctx context.Context) {
 	}
 }
 
+// check runs all checks and user-defined validators on the builder.
+func (_u *SigningKeyUpdateOne) check() error {
+	if v, ok := _u.mutation.PrivateKey(); ok {
+		if err := signingkey.PrivateKeyValidator(v); err != nil {
+			return &ValidationError{Name: "private_key", err: fmt.Errorf(`ent: validator failed for field "SigningKey.private_key": %w`, err)}
+		}
+	}
+	return nil
+}
+
 // Modify adds a statement modifier for attaching custom logic to the UPDATE statement.
 func (_u *SigningKeyUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *SigningKeyUpdateOne {
 	_u.modifiers = append(_u.modifiers, modifiers...)
@@ -149,6 +234,9 @@ func (_u *SigningKeyUpdateOne) Modify(modifiers ...func(u *sql.UpdateBuilder)) *
 }
 
 func (_u *SigningKeyUpdateOne) sqlSave(ctx context.Context) (_node *SigningKey, err error) {
+	if err := _u.check(); err != nil {
+		return _node, err
+	}
 	_spec := sqlgraph.NewUpdateSpec(signingkey.Table, signingkey.Columns, sqlgraph.NewFieldSpec(signingkey.FieldID, field.TypeString))
 	id, ok := _u.mutation.ID()
 	if !ok {
@@ -173,6 +261,15 @@ func (_u *SigningKeyUpdateOne) sqlSave(ctx context.Context) (_node *SigningKey, 
 				ps[i](selector)
 			}
 		}
+	}
+	if value, ok := _u.mutation.PrivateKey(); ok {
+		_spec.SetField(signingkey.FieldPrivateKey, field.TypeBytes, value)
+	}
+	if value, ok := _u.mutation.PromotedAt(); ok {
+		_spec.SetField(signingkey.FieldPromotedAt, field.TypeTime, value)
+	}
+	if _u.mutation.PromotedAtCleared() {
+		_spec.ClearField(signingkey.FieldPromotedAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &SigningKey{config: _u.config}

@@ -86,6 +86,7 @@ var (
 		{Name: "algorithm", Type: field.TypeString},
 		{Name: "private_key", Type: field.TypeBytes},
 		{Name: "created_at", Type: field.TypeTime},
+		{Name: "promoted_at", Type: field.TypeTime, Nullable: true},
 	}
 	// SigningKeysTable holds the schema information for the "signing_keys" table.
 	SigningKeysTable = &schema.Table{

@@ -17,6 +17,8 @@ const (
 	FieldPrivateKey = "private_key"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
+	// FieldPromotedAt holds the string denoting the promoted_at field in the database.
+	FieldPromotedAt = "promoted_at"
 	// Table holds the table name of the signingkey in the database.
 	Table = "signing_keys"
 )
@@ -27,6 +29,7 @@ var Columns = []string{
 	FieldAlgorithm,
 	FieldPrivateKey,
 	FieldCreatedAt,
+	FieldPromotedAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -64,4 +67,9 @@ func ByAlgorithm(opts ...sql.OrderTermOption) OrderOption {
 // ByCreatedAt orders the results by the created_at field.
 func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldCreatedAt, opts...).ToFunc()
+}
+
+// ByPromotedAt orders the results by the promoted_at field.
+func ByPromotedAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldPromotedAt, opts...).ToFunc()
 }

@@ -79,6 +79,11 @@ func CreatedAt(v time.Time) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldEQ(FieldCreatedAt, v))
 }
 
+// PromotedAt applies equality check predicate on the "promoted_at" field. It's identical to PromotedAtEQ.
+func PromotedAt(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldEQ(FieldPromotedAt, v))
+}
+
 // AlgorithmEQ applies the EQ predicate on the "algorithm" field.
 func AlgorithmEQ(v string) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldEQ(FieldAlgorithm, v))
@@ -222,6 +227,56 @@ func CreatedAtLT(v time.Time) predicate.SigningKey {
 // CreatedAtLTE applies the LTE predicate on the "created_at" field.
 func CreatedAtLTE(v time.Time) predicate.SigningKey {
 	return predicate.SigningKey(sql.FieldLTE(FieldCreatedAt, v))
+}
+
+// PromotedAtEQ applies the EQ predicate on the "promoted_at" field.
+func PromotedAtEQ(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldEQ(FieldPromotedAt, v))
+}
+
+// PromotedAtNEQ applies the NEQ predicate on the "promoted_at" field.
+func PromotedAtNEQ(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldNEQ(FieldPromotedAt, v))
+}
+
+// PromotedAtIn applies the In predicate on the "promoted_at" field.
+func PromotedAtIn(vs ...time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldIn(FieldPromotedAt, vs...))
+}
+
+// PromotedAtNotIn applies the NotIn predicate on the "promoted_at" field.
+func PromotedAtNotIn(vs ...time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldNotIn(FieldPromotedAt, vs...))
+}
+
+// PromotedAtGT applies the GT predicate on the "promoted_at" field.
+func PromotedAtGT(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldGT(FieldPromotedAt, v))
+}
+
+// PromotedAtGTE applies the GTE predicate on the "promoted_at" field.
+func PromotedAtGTE(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldGTE(FieldPromotedAt, v))
+}
+
+// PromotedAtLT applies the LT predicate on the "promoted_at" field.
+func PromotedAtLT(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldLT(FieldPromotedAt, v))
+}
+
+// PromotedAtLTE applies the LTE predicate on the "promoted_at" field.
+func PromotedAtLTE(v time.Time) predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldLTE(FieldPromotedAt, v))
+}
+
+// PromotedAtIsNil applies the IsNil predicate on the "promoted_at" field.
+func PromotedAtIsNil() predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldIsNull(FieldPromotedAt))
+}
+
+// PromotedAtNotNil applies the NotNil predicate on the "promoted_at" field.
+func PromotedAtNotNil() predicate.SigningKey {
+	return predicate.SigningKey(sql.FieldNotNull(FieldPromotedAt))
 }
 
 // And groups predicates with the AND operator between them.

@@ -10,7 +10,27 @@
 //	DATABASE_MAX_CONNS         most open PostgreSQL connections, >= 1         10
 //	DEBUG                      development mode (strconv.ParseBool)           true
 //	JWT_SECRET_KEY             HS256 shared secret; >= 32 bytes when          none
-//	                           DEBUG=false
+//	                           DEBUG=false. At most one of JWT_SECRET_KEY,
+//	                           JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE; with
+//	                           none, keys are generated and held in the
+//	                           database, which DEBUG=false allows only with
+//	                           KEY_ENCRYPTION_KEY
+//	JWT_PRIVATE_KEY            PEM private key that signs access tokens:      none
+//	                           RSA >= 2048 bits (RS256), P-256 (ES256) or
+//	                           Ed25519 (EdDSA); kid is its RFC 7638 thumbprint
+//	JWT_PRIVATE_KEY_FILE       file holding that PEM (a mounted Kubernetes    none
+//	                           Secret), re-read every JWT_KEYS_REFRESH_INTERVAL
+//	JWT_PREVIOUS_PUBLIC_KEYS   PEM public keys that verify but never sign,    none
+//	                           beside a private key: the previous key after
+//	                           a rotation, the next one before it
+//	JWT_PREVIOUS_PUBLIC_KEYS_FILE  file holding them, re-read like the        none
+//	                           private key file
+//	JWT_KEYS_REFRESH_INTERVAL  how often key files and the database's keys    1m
+//	                           are re-read, >= 1s
+//	KEY_ENCRYPTION_KEY         base64 of 32 bytes: AES-256-GCM key that       none
+//	                           encrypts the private keys held in the database
+//	JWT_CLAIMS_NAMESPACE       adds Hasura-style claims under this key        none
+//	                           (e.g. https://hasura.io/jwt/claims)
 //	JWT_ISSUER                 iss claim                                      http://localhost:PORT
 //	JWT_AUDIENCE               aud claim                                      api
 //	ACCESS_TOKEN_TTL           access-token lifetime, > 0                     15m
@@ -52,6 +72,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,10 +87,20 @@ import (
 // Config is the service's effective configuration. Load is the only way to
 // get one from the environment; its zero value is not usable.
 type Config struct {
-	Port                 int            // PORT; 0 picks any free port
-	Database             Database       // DATABASE_URI or DATABASE_URL
-	Debug                bool           // DEBUG: development mode
-	JWTSecretKey         Secret         // JWT_SECRET_KEY: HS256 shared secret, may be empty
+	Port              int      // PORT; 0 picks any free port
+	Database          Database // DATABASE_URI or DATABASE_URL
+	Debug             bool     // DEBUG: development mode
+	JWTSecretKey      Secret   // JWT_SECRET_KEY: HS256 shared secret, may be empty
+	JWTPrivateKey     Secret   // JWT_PRIVATE_KEY: PEM, may be empty
+	JWTPrivateKeyFile string   // JWT_PRIVATE_KEY_FILE: path of a PEM file, may be empty
+	// JWTPreviousPublicKeys is JWT_PREVIOUS_PUBLIC_KEYS: PEM public keys
+	// that verify beside the private key.
+	JWTPreviousPublicKeys     string
+	JWTPreviousPublicKeysFile string        // JWT_PREVIOUS_PUBLIC_KEYS_FILE
+	JWTKeysRefreshInterval    time.Duration // JWT_KEYS_REFRESH_INTERVAL
+	// KeyEncryptionKey is KEY_ENCRYPTION_KEY decoded: 32 bytes, or empty.
+	KeyEncryptionKey     Secret
+	JWTClaimsNamespace   string         // JWT_CLAIMS_NAMESPACE
 	JWTIssuer            string         // JWT_ISSUER
 	JWTAudience          string         // JWT_AUDIENCE
 	AccessTokenTTL       time.Duration  // ACCESS_TOKEN_TTL
@@ -190,6 +221,10 @@ const (
 	// minSecretBytes is the shortest JWT_SECRET_KEY production accepts:
 	// 256 bits, the size of an HS256 output.
 	minSecretBytes = 32
+
+	defaultKeysRefreshInterval = time.Minute
+	// keyEncryptionKeyBytes is the size of an AES-256 key.
+	keyEncryptionKeyBytes = 32
 )
 
 // Load reads the configuration through getenv (os.Getenv in main, a map in
@@ -205,6 +240,13 @@ func Load(getenv func(string) string) (Config, error) {
 	c.Database = e.database()
 	c.Debug = e.bool("DEBUG", true)
 	c.JWTSecretKey = Secret(getenv("JWT_SECRET_KEY"))
+	c.JWTPrivateKey = Secret(pemText(getenv("JWT_PRIVATE_KEY")))
+	c.JWTPrivateKeyFile = e.lookup("JWT_PRIVATE_KEY_FILE")
+	c.JWTPreviousPublicKeys = pemText(getenv("JWT_PREVIOUS_PUBLIC_KEYS"))
+	c.JWTPreviousPublicKeysFile = e.lookup("JWT_PREVIOUS_PUBLIC_KEYS_FILE")
+	c.JWTKeysRefreshInterval = e.duration("JWT_KEYS_REFRESH_INTERVAL", defaultKeysRefreshInterval)
+	c.KeyEncryptionKey = e.keyEncryptionKey("KEY_ENCRYPTION_KEY")
+	c.JWTClaimsNamespace = e.lookup("JWT_CLAIMS_NAMESPACE")
 	c.JWTIssuer = e.string("JWT_ISSUER", "http://localhost:"+strconv.Itoa(c.Port))
 	c.JWTAudience = e.string("JWT_AUDIENCE", defaultAudience)
 	c.AccessTokenTTL = e.duration("ACCESS_TOKEN_TTL", defaultAccessTokenTTL)
@@ -294,6 +336,18 @@ func (c Config) problems() []error {
 	check(th.LoginMaxFailures >= 0, "LOGIN_MAX_FAILURES", "%d must not be negative", th.LoginMaxFailures)
 	check(th.LoginLockout > 0, "LOGIN_LOCKOUT", "%v must be more than 0", th.LoginLockout)
 	check(th.LoginMaxLockout >= th.LoginLockout, "LOGIN_MAX_LOCKOUT", "%v must be at least LOGIN_LOCKOUT (%v)", th.LoginMaxLockout, th.LoginLockout)
+	check(c.JWTKeysRefreshInterval >= time.Second, "JWT_KEYS_REFRESH_INTERVAL", "%v must be at least 1s", c.JWTKeysRefreshInterval)
+	sources := 0
+	for _, set := range []bool{c.JWTSecretKey != "", c.JWTPrivateKey != "", c.JWTPrivateKeyFile != ""} {
+		if set {
+			sources++
+		}
+	}
+	check(sources <= 1, "JWT_PRIVATE_KEY", "set at most one of JWT_SECRET_KEY, JWT_PRIVATE_KEY and JWT_PRIVATE_KEY_FILE")
+	previous := c.JWTPreviousPublicKeys != "" || c.JWTPreviousPublicKeysFile != ""
+	check(!previous || c.PrivateKeySet(), "JWT_PREVIOUS_PUBLIC_KEYS", "needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE")
+	check(c.JWTPreviousPublicKeys == "" || c.JWTPreviousPublicKeysFile == "", "JWT_PREVIOUS_PUBLIC_KEYS", "set it or JWT_PREVIOUS_PUBLIC_KEYS_FILE, not both")
+	check(!reservedClaim(c.JWTClaimsNamespace), "JWT_CLAIMS_NAMESPACE", "%q is a claim of its own; use a URL such as https://hasura.io/jwt/claims", c.JWTClaimsNamespace)
 	if !c.Debug {
 		if err := c.validateProduction(); err != nil {
 			errs = append(errs, err)
@@ -305,10 +359,39 @@ func (c Config) problems() []error {
 // validateProduction holds the rules that only production (DEBUG=false)
 // enforces: tokens must be signed with a key nobody can guess.
 func (c Config) validateProduction() error {
-	if len(c.JWTSecretKey) < minSecretBytes {
-		return varErrorf("JWT_SECRET_KEY", "production (DEBUG=false) needs a secret of at least %d bytes", minSecretBytes)
+	switch {
+	case c.JWTSecretKey != "":
+		if len(c.JWTSecretKey) < minSecretBytes {
+			return varErrorf("JWT_SECRET_KEY", "production (DEBUG=false) needs a secret of at least %d bytes", minSecretBytes)
+		}
+	case c.PrivateKeySet(), c.KeyEncryptionKey != "":
+	default:
+		return varErrorf("JWT_SECRET_KEY", "production (DEBUG=false) needs a signing key: JWT_PRIVATE_KEY_FILE, JWT_PRIVATE_KEY, "+
+			"a JWT_SECRET_KEY of at least %d bytes, or KEY_ENCRYPTION_KEY to encrypt the keys held in the database", minSecretBytes)
 	}
 	return nil
+}
+
+// PrivateKeySet reports whether a PEM private key signs tokens
+// (JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE).
+func (c Config) PrivateKeySet() bool {
+	return c.JWTPrivateKey != "" || c.JWTPrivateKeyFile != ""
+}
+
+// DatabaseKeys reports whether the signing keys are generated and held in
+// the database: when no key is configured.
+func (c Config) DatabaseKeys() bool {
+	return c.JWTSecretKey == "" && !c.PrivateKeySet()
+}
+
+// reservedClaim reports whether name is a claim of the access token, which
+// JWT_CLAIMS_NAMESPACE may not replace.
+func reservedClaim(name string) bool {
+	switch name {
+	case "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "scope", "email":
+		return true
+	}
+	return false
 }
 
 // LogValue returns the effective configuration as a group with snake_case
@@ -323,6 +406,13 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("database", c.Database),
 		slog.Bool("debug", c.Debug),
 		slog.Any("jwt_secret_key", c.JWTSecretKey),
+		slog.Any("jwt_private_key", c.JWTPrivateKey),
+		slog.String("jwt_private_key_file", c.JWTPrivateKeyFile),
+		slog.Bool("jwt_previous_public_keys", c.JWTPreviousPublicKeys != ""),
+		slog.String("jwt_previous_public_keys_file", c.JWTPreviousPublicKeysFile),
+		slog.String("jwt_keys_refresh_interval", c.JWTKeysRefreshInterval.String()),
+		slog.Any("key_encryption_key", c.KeyEncryptionKey),
+		slog.String("jwt_claims_namespace", c.JWTClaimsNamespace),
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),
 		slog.String("access_token_ttl", c.AccessTokenTTL.String()),
@@ -491,6 +581,37 @@ func (e *env) duration(name string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// keyEncryptionKey reads a base64 (standard or URL alphabet, padded or not)
+// AES-256 key. The value is never echoed.
+func (e *env) keyEncryptionKey(name string) Secret {
+	v := e.lookup(name)
+	if v == "" {
+		return ""
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			if len(b) != keyEncryptionKeyBytes {
+				e.errorf(name, "decodes to %d bytes, want %d (openssl rand -base64 32)", len(b), keyEncryptionKeyBytes)
+				return ""
+			}
+			return Secret(b)
+		}
+	}
+	e.errorf(name, "not base64 (openssl rand -base64 32); the value is not shown")
+	return ""
+}
+
+// pemText returns a PEM value from the environment with surrounding white
+// space dropped and, when it has no line breaks but literal "\n"s (as some
+// platforms flatten multi-line values), those made line breaks.
+func pemText(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.ContainsRune(v, '\n') {
+		return v
+	}
+	return strings.TrimSpace(strings.ReplaceAll(v, `\n`, "\n"))
 }
 
 // database reads DATABASE_URI, else DATABASE_URL. Values are never echoed

@@ -48,13 +48,14 @@ func defaults() Config {
 			Concurrency: runtime.GOMAXPROCS(0),
 			MaxWait:     2 * time.Second,
 		},
-		MaxBodyBytes:    1 << 20,
-		MaxComplexity:   500,
-		ShutdownTimeout: 20 * time.Second,
-		MaxQueryBytes:   32 << 10,
-		MaxDepth:        12,
-		MaxRootFields:   20,
-		RequestTimeout:  15 * time.Second,
+		MaxBodyBytes:           1 << 20,
+		MaxComplexity:          500,
+		ShutdownTimeout:        20 * time.Second,
+		MaxQueryBytes:          32 << 10,
+		MaxDepth:               12,
+		MaxRootFields:          20,
+		RequestTimeout:         15 * time.Second,
+		JWTKeysRefreshInterval: time.Minute,
 		Throttle: Throttle{
 			LoginMaxFailures: 10,
 			LoginLockout:     30 * time.Second,
@@ -154,6 +155,20 @@ func TestLoad(t *testing.T) {
 		{name: "PLAYGROUND and INTROSPECTION off in development", env: map[string]string{"PLAYGROUND": "false", "INTROSPECTION": "0"}, want: func(c *Config) {
 			c.Playground = false
 			c.Introspection = false
+		}},
+		{name: "production with a private key file", env: map[string]string{"DEBUG": "false", "JWT_PRIVATE_KEY_FILE": " /run/secrets/jwt/private.pem "}, want: func(c *Config) {
+			c.Debug, c.Playground, c.Introspection = false, false, false
+			c.JWTPrivateKeyFile = "/run/secrets/jwt/private.pem"
+		}},
+		{name: "private key with escaped line breaks", env: map[string]string{"JWT_PRIVATE_KEY": `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`, "JWT_PREVIOUS_PUBLIC_KEYS": "\n-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----\n"}, want: func(c *Config) {
+			c.JWTPrivateKey = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
+			c.JWTPreviousPublicKeys = "-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----"
+		}},
+		{name: "production with database keys encrypted", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "JWT_KEYS_REFRESH_INTERVAL": "10s", "JWT_CLAIMS_NAMESPACE": "https://hasura.io/jwt/claims"}, want: func(c *Config) {
+			c.Debug, c.Playground, c.Introspection = false, false, false
+			c.KeyEncryptionKey = Secret([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31})
+			c.JWTKeysRefreshInterval = 10 * time.Second
+			c.JWTClaimsNamespace = "https://hasura.io/jwt/claims"
 		}},
 		{name: "JWT_SECRET_KEY short in development", env: map[string]string{"JWT_SECRET_KEY": "dev"}, want: func(c *Config) {
 			c.JWTSecretKey = "dev"
@@ -298,6 +313,15 @@ func TestLoadErrors(t *testing.T) {
 		{name: "MAX_BODY_BYTES unit", env: map[string]string{"MAX_BODY_BYTES": "1MiB"}, want: []string{"MAX_BODY_BYTES"}},
 		{name: "MAX_QUERY_COMPLEXITY zero", env: map[string]string{"MAX_QUERY_COMPLEXITY": "0"}, want: []string{"MAX_QUERY_COMPLEXITY"}},
 		{name: "production without secret", env: map[string]string{"DEBUG": "false"}, want: []string{"JWT_SECRET_KEY"}},
+		{name: "secret and private key", env: map[string]string{"JWT_SECRET_KEY": secret32, "JWT_PRIVATE_KEY": "pem"}, want: []string{"JWT_PRIVATE_KEY"}},
+		{name: "private key and its file", env: map[string]string{"JWT_PRIVATE_KEY": "pem", "JWT_PRIVATE_KEY_FILE": "/k.pem"}, want: []string{"JWT_PRIVATE_KEY"}},
+		{name: "previous keys without private key", env: map[string]string{"JWT_PREVIOUS_PUBLIC_KEYS": "pem"}, want: []string{"JWT_PREVIOUS_PUBLIC_KEYS"}},
+		{name: "previous keys twice", env: map[string]string{"JWT_PRIVATE_KEY": "pem", "JWT_PREVIOUS_PUBLIC_KEYS": "pem", "JWT_PREVIOUS_PUBLIC_KEYS_FILE": "/p.pem"}, want: []string{"JWT_PREVIOUS_PUBLIC_KEYS"}},
+		{name: "KEY_ENCRYPTION_KEY short", env: map[string]string{"KEY_ENCRYPTION_KEY": "c2hvcnQ="}, want: []string{"KEY_ENCRYPTION_KEY"}},
+		{name: "KEY_ENCRYPTION_KEY not base64", env: map[string]string{"KEY_ENCRYPTION_KEY": "not base64!"}, want: []string{"KEY_ENCRYPTION_KEY"}},
+		{name: "production with short KEY_ENCRYPTION_KEY", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "c2hvcnQ="}, want: []string{"JWT_SECRET_KEY", "KEY_ENCRYPTION_KEY"}},
+		{name: "JWT_KEYS_REFRESH_INTERVAL small", env: map[string]string{"JWT_KEYS_REFRESH_INTERVAL": "500ms"}, want: []string{"JWT_KEYS_REFRESH_INTERVAL"}},
+		{name: "JWT_CLAIMS_NAMESPACE a claim", env: map[string]string{"JWT_CLAIMS_NAMESPACE": "roles"}, want: []string{"JWT_CLAIMS_NAMESPACE"}},
 		{name: "production with 31-byte secret", env: map[string]string{"DEBUG": "false", "JWT_SECRET_KEY": secret32[:31]}, want: []string{"JWT_SECRET_KEY"}},
 		{name: "several at once", env: map[string]string{
 			"PORT":                 "x",
@@ -352,7 +376,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	// A hand-built Config is checked like a loaded one.
 	got := problemVars(t, Config{}.Validate())
 	want := []string{
-		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES",
+		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_KEYS_REFRESH_INTERVAL", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES",
 		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_ROOT_FIELDS",
 		"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
 		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "REQUEST_TIMEOUT", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",
@@ -379,6 +403,13 @@ func TestSecretsHidden(t *testing.T) {
 		{name: "valid development", env: map[string]string{
 			"JWT_SECRET_KEY": jwtSecret,
 			"DATABASE_URI":   "postgres://app:" + dbPassword + "@db:5432/auth?sslmode=disable",
+		}},
+		{name: "private key and encryption key", env: map[string]string{
+			"JWT_PRIVATE_KEY":    jwtSecret,
+			"KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+		}},
+		{name: "unparsable encryption key", env: map[string]string{
+			"KEY_ENCRYPTION_KEY": jwtSecret,
 		}},
 		{name: "valid production", env: map[string]string{
 			"DEBUG":          "false",

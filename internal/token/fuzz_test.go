@@ -68,7 +68,7 @@ func checkParse(t *testing.T, i *Issuer, tok string, claims *Claims, err error) 
 	}
 	header := decodeSegment(t, tok, 0)
 	kid, _ := header["kid"].(string)
-	k, ok := i.byID[kid]
+	k, ok := i.keys.Load().byID[kid]
 	if !ok || header["alg"] != k.alg {
 		t.Fatalf("Parse(%q) = %v, %v, want refused: header %v is not one of our keys", tok, claims, err, header)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -21,6 +22,9 @@ var (
 	// valid, without exp, sub or sid.
 	ErrInvalid = errors.New("invalid token")
 )
+
+// accessTokenType is the typ header of access tokens (RFC 9068).
+const accessTokenType = "at+jwt"
 
 // maxTokenLen bounds the work an attacker can make Parse do.
 const maxTokenLen = 8 << 10
@@ -40,20 +44,40 @@ type Options struct {
 	Audience string           // the aud claim, required
 	TTL      time.Duration    // the lifetime of an access token, positive
 	Now      func() time.Time // the clock; nil means time.Now
+	// ClaimsNamespace, when not empty, adds Hasura-style claims under this
+	// key (e.g. "https://hasura.io/jwt/claims"): x-hasura-user-id,
+	// x-hasura-default-role and x-hasura-allowed-roles.
+	ClaimsNamespace string
+	// Reload, when not nil, is called when a token names a kid the Issuer
+	// does not know; if it returns true (it changed the keys with SetKeys),
+	// the token is checked once more. It limits its own rate.
+	Reload func() bool
 }
 
 // Issuer signs access tokens with one key and verifies them with a set of
-// keys that includes it. It is safe for concurrent use.
+// keys that includes it. SetKeys replaces the keys while it runs, for
+// rotation. It is safe for concurrent use.
 type Issuer struct {
-	issuer   string
-	audience string
-	ttl      time.Duration
-	now      func() time.Time
-	signing  Key
-	keys     []Key          // verification keys, the signing key first
-	byID     map[string]Key // keys by kid
-	parser   *jwt.Parser
+	issuer    string
+	audience  string
+	ttl       time.Duration
+	now       func() time.Time
+	namespace string
+	reload    func() bool
+	keys      atomic.Pointer[keySet]
 }
+
+// keySet is the signing key and the verification keys of an Issuer at one
+// time, with the parser that admits their algorithms.
+type keySet struct {
+	signing Key
+	keys    []Key          // verification keys, the signing key first
+	byID    map[string]Key // keys by kid
+	parser  *jwt.Parser
+}
+
+// reservedClaims are the claims a namespace may not replace.
+var reservedClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", "roles", "scope", "email"}
 
 // NewIssuer returns an Issuer that signs with signing, which must hold
 // private material, and verifies with signing and verify. Keys with the same
@@ -69,21 +93,42 @@ func NewIssuer(opts Options, signing Key, verify ...Key) (*Issuer, error) {
 	if opts.TTL <= 0 {
 		errs = append(errs, fmt.Errorf("access token TTL %v, want more than 0", opts.TTL))
 	}
-	if !signing.canSign() {
-		errs = append(errs, fmt.Errorf("signing key %v cannot sign", signing))
+	if slices.Contains(reservedClaims, opts.ClaimsNamespace) {
+		errs = append(errs, fmt.Errorf("claims namespace %q is a claim of its own", opts.ClaimsNamespace))
 	}
 	i := &Issuer{
-		issuer:   opts.Issuer,
-		audience: opts.Audience,
-		ttl:      opts.TTL,
-		now:      opts.Now,
-		signing:  signing,
-		byID:     make(map[string]Key),
+		issuer:    opts.Issuer,
+		audience:  opts.Audience,
+		ttl:       opts.TTL,
+		now:       opts.Now,
+		namespace: opts.ClaimsNamespace,
+		reload:    opts.Reload,
 	}
 	if i.now == nil {
 		i.now = time.Now
 	}
-	var algs []string
+	if err := i.SetKeys(signing, verify...); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// SetKeys makes signing the key new tokens are signed with, and signing and
+// verify the keys tokens are verified with, replacing the keys i had. It
+// checks the keys as NewIssuer does and changes nothing when they are wrong.
+func (i *Issuer) SetKeys(signing Key, verify ...Key) error {
+	var errs []error
+	if !signing.canSign() {
+		errs = append(errs, fmt.Errorf("signing key %v cannot sign", signing))
+	}
+	ks := &keySet{signing: signing, byID: make(map[string]Key)}
+	// Every public-key algorithm passes the parser, so that a token of a
+	// key rotated in meanwhile reaches key (and a reload); key pins each
+	// token to its key's algorithm. HS256 passes only with a shared secret.
+	algs := []string{algES256, algRS256, algEdDSA}
 	for _, k := range append([]Key{signing}, verify...) {
 		if k.method == nil {
 			errs = append(errs, errors.New("zero verification key"))
@@ -93,22 +138,22 @@ func NewIssuer(opts Options, signing Key, verify ...Key) (*Issuer, error) {
 			errs = append(errs, errors.New("empty HMAC secret"))
 			continue
 		}
-		if seen, ok := i.byID[k.id]; ok {
+		if seen, ok := ks.byID[k.id]; ok {
 			if !seen.sameKey(k) {
 				errs = append(errs, fmt.Errorf("two different keys with id %q", k.id))
 			}
 			continue
 		}
-		i.byID[k.id] = k
-		i.keys = append(i.keys, k)
+		ks.byID[k.id] = k
+		ks.keys = append(ks.keys, k)
 		if !slices.Contains(algs, k.alg) {
 			algs = append(algs, k.alg)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, err
+		return err
 	}
-	i.parser = jwt.NewParser(
+	ks.parser = jwt.NewParser(
 		jwt.WithValidMethods(algs),
 		jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(),
@@ -117,8 +162,12 @@ func NewIssuer(opts Options, signing Key, verify ...Key) (*Issuer, error) {
 		jwt.WithAudience(i.audience),
 		jwt.WithTimeFunc(i.now),
 	)
-	return i, nil
+	i.keys.Store(ks)
+	return nil
 }
+
+// SigningKeyID returns the kid of the key new tokens are signed with.
+func (i *Issuer) SigningKeyID() string { return i.keys.Load().signing.id }
 
 // TTL returns the lifetime of the access tokens i issues.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
@@ -150,11 +199,19 @@ func (i *Issuer) Issue(subject, sessionID, email string, roles []string) (string
 		Scope:     strings.Join(roles, " "),
 		Email:     email,
 	}
-	t := jwt.NewWithClaims(i.signing.method, claims)
-	t.Header["kid"] = i.signing.id
-	signed, err := t.SignedString(i.signing.signingKey())
+	var body jwt.Claims = claims
+	if i.namespace != "" {
+		body = &namespacedClaims{Claims: claims, namespace: i.namespace}
+	}
+	signing := i.keys.Load().signing
+	t := jwt.NewWithClaims(signing.method, body)
+	t.Header["kid"] = signing.id
+	// RFC 9068: the header says this is an access token, so that it cannot
+	// pass for an ID token or any other JWT.
+	t.Header["typ"] = accessTokenType
+	signed, err := t.SignedString(signing.signingKey())
 	if err != nil {
-		return "", nil, fmt.Errorf("signing access token with %v: %w", i.signing, err)
+		return "", nil, fmt.Errorf("signing access token with %v: %w", signing, err)
 	}
 	return signed, claims, nil
 }
@@ -170,8 +227,10 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 	if !isCompactJWS(token) {
 		return nil, refuse(reasonMalformed, errors.New("not base64url segments"))
 	}
-	claims := &Claims{}
-	_, err := i.parser.ParseWithClaims(token, claims, i.key)
+	claims, err := i.parse(token)
+	if errors.Is(err, errUnknownKey) && i.reload != nil && i.reload() {
+		claims, err = i.parse(token)
+	}
 	switch {
 	case err == nil:
 		if claims.Subject == "" || claims.SessionID == "" {
@@ -192,6 +251,14 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 	}
 }
 
+// parse runs golang-jwt's checks of token with the keys i has now.
+func (i *Issuer) parse(token string) (*Claims, error) {
+	ks := i.keys.Load()
+	claims := &Claims{}
+	_, err := ks.parser.ParseWithClaims(token, claims, ks.key)
+	return claims, err
+}
+
 var (
 	errUnknownKey   = errors.New("unknown kid")
 	errAlgorithmKey = errors.New("algorithm is not the key's")
@@ -199,12 +266,12 @@ var (
 
 // key finds the verification key of t by its kid and pins the algorithm to
 // the key's: a token may not choose how it is checked.
-func (i *Issuer) key(t *jwt.Token) (any, error) {
+func (ks *keySet) key(t *jwt.Token) (any, error) {
 	kid, ok := t.Header["kid"].(string)
 	if !ok {
 		return nil, fmt.Errorf("%w: no kid header", errUnknownKey)
 	}
-	k, ok := i.byID[kid]
+	k, ok := ks.byID[kid]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", errUnknownKey, kid)
 	}
@@ -266,7 +333,7 @@ func leaves(err error) []error {
 // secret its Keys are empty (not nil).
 func (i *Issuer) JWKS() JWKSet {
 	set := JWKSet{Keys: []JWK{}}
-	for _, k := range i.keys {
+	for _, k := range i.keys.Load().keys {
 		if jwk, ok := k.PublicJWK(); ok {
 			set.Keys = append(set.Keys, jwk)
 		}

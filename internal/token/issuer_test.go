@@ -54,7 +54,7 @@ func TestIssueParseRoundTrip(t *testing.T) {
 				t.Errorf("Parse(%q) claims (-issued +parsed):\n%s", tok, diff)
 			}
 			header := decodeSegment(t, tok, 0)
-			wantHeader := map[string]any{"alg": alg, "kid": keys[alg].ID(), "typ": "JWT"}
+			wantHeader := map[string]any{"alg": alg, "kid": keys[alg].ID(), "typ": "at+jwt"}
 			if diff := cmp.Diff(wantHeader, header); diff != "" {
 				t.Errorf("header of %q (-want +got):\n%s", tok, diff)
 			}

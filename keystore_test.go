@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// openTestDatabase opens uri as the service does and applies the schema.
+func openTestDatabase(t *testing.T, uri string) *ent.Client {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return map[string]string{"DATABASE_URI": uri}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, client, err := openDatabase(cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if err := client.Schema.Create(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return client
+}
+
+// states returns the kids of the keys in each state.
+func states(t *testing.T, ks *auth.KeyStore) map[string][]string {
+	t.Helper()
+	infos, err := ks.List(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	for _, k := range infos {
+		out[k.State] = append(out[k.State], k.ID)
+	}
+	return out
+}
+
+var testKEK = bytes.Repeat([]byte{7}, 32)
+
+func TestKeyStoreRotation(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		ctx := t.Context()
+		ks, err := auth.NewKeyStore(openTestDatabase(t, uri), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times := auth.KeyTimes{Publish: 5 * time.Minute, Drain: 17 * time.Minute}
+		t0 := time.Now().UTC().Truncate(time.Second)
+
+		if err := ks.Prepare(ctx, t0); err != nil {
+			t.Fatalf("Prepare: %v", err)
+		}
+		if err := ks.Prepare(ctx, t0); err != nil { // a second replica starting
+			t.Fatalf("Prepare again: %v", err)
+		}
+		st := states(t, ks)
+		if len(st[auth.KeyCurrent]) != 1 || len(st[auth.KeyNext]) != 1 || len(st[auth.KeyPrevious]) != 0 {
+			t.Fatalf("after Prepare: %v, want one current and one next key", st)
+		}
+		first, next := st[auth.KeyCurrent][0], st[auth.KeyNext][0]
+		signing, verify, err := ks.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if signing.ID() != first || len(verify) != 1 || verify[0].ID() != next {
+			t.Errorf("Load = %v, %v, want %s signing and %s verifying", signing, verify, first, next)
+		}
+
+		// The next key was introduced at t0: promoting it at once is refused.
+		_, _, err = ks.Rotate(ctx, t0.Add(time.Minute), times, false)
+		var tooNew *auth.KeyTooNewError
+		if !errors.As(err, &tooNew) || tooNew.KeyID != next || tooNew.Wait != 4*time.Minute {
+			t.Fatalf("Rotate 1 minute after introducing = %v, want a *KeyTooNewError to wait 4m for %s", err, next)
+		}
+		t1 := t0.Add(6 * time.Minute)
+		promoted, introduced, err := ks.Rotate(ctx, t1, times, false)
+		if err != nil || promoted != next || introduced == "" || introduced == first || introduced == next {
+			t.Fatalf("Rotate = %q, %q, %v, want %s promoted and a new key introduced", promoted, introduced, err, next)
+		}
+		st = states(t, ks)
+		want := map[string][]string{auth.KeyCurrent: {next}, auth.KeyPrevious: {first}, auth.KeyNext: {introduced}}
+		for state, ids := range want {
+			if !slices.Equal(st[state], ids) {
+				t.Errorf("after Rotate: %s keys %v, want %v", state, st[state], ids)
+			}
+		}
+		if signing, verify, _ := ks.Load(ctx); signing.ID() != next || len(verify) != 2 {
+			t.Errorf("Load after Rotate = %v, %v, want %s signing and two verifying", signing, verify, next)
+		}
+
+		// The previous key verifies until its last token expired.
+		if _, err := ks.Retire(ctx, next, t1, times, false); !errors.Is(err, auth.ErrRetireCurrent) {
+			t.Errorf("Retire(current) = %v, want ErrRetireCurrent", err)
+		}
+		if _, err := ks.Retire(ctx, "nope", t1, times, false); !errors.Is(err, auth.ErrKeyNotFound) {
+			t.Errorf("Retire(unknown) = %v, want ErrKeyNotFound", err)
+		}
+		if _, err := ks.Retire(ctx, first, t1.Add(16*time.Minute), times, false); !errors.As(err, &tooNew) || tooNew.Wait != time.Minute {
+			t.Errorf("Retire 16m after the rotation = %v, want a *KeyTooNewError to wait 1m", err)
+		}
+		if got, err := ks.Retire(ctx, "", t1.Add(16*time.Minute), times, false); err != nil || len(got) != 0 {
+			t.Errorf("Retire(all expired) 16m after = %v, %v, want none retired", got, err)
+		}
+		if got, err := ks.Retire(ctx, "", t1.Add(17*time.Minute), times, false); err != nil || !slices.Equal(got, []string{first}) {
+			t.Errorf("Retire(all expired) 17m after = %v, %v, want [%s]", got, err, first)
+		}
+		if st := states(t, ks); len(st[auth.KeyPrevious]) != 0 || len(st[auth.KeyCurrent]) != 1 || len(st[auth.KeyNext]) != 1 {
+			t.Errorf("after Retire: %v, want current and next only", st)
+		}
+
+		// Forced: promote a key introduced a moment ago, retire at once.
+		p2, _, err := ks.Rotate(ctx, t1.Add(18*time.Minute), times, true)
+		if err != nil || p2 != introduced {
+			t.Fatalf("forced Rotate = %q, %v, want %s", p2, err, introduced)
+		}
+		if got, err := ks.Retire(ctx, next, t1.Add(18*time.Minute), times, true); err != nil || !slices.Equal(got, []string{next}) {
+			t.Errorf("forced Retire = %v, %v, want [%s]", got, err, next)
+		}
+	})
+}
+
+func TestKeyStoreEncryption(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		ctx := t.Context()
+		client := openTestDatabase(t, uri)
+		plain, err := auth.NewKeyStore(client, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Keys stored plain, as before KEY_ENCRYPTION_KEY was set, and as
+		// the first release stored them: never promoted.
+		if err := plain.Prepare(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if err := client.SigningKey.Update().ClearPromotedAt().Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		before, _, err := plain.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rows := client.SigningKey.Query().AllX(ctx)
+		oldest := rows[0]
+		for _, r := range rows[1:] {
+			if r.CreatedAt.Before(oldest.CreatedAt) || r.CreatedAt.Equal(oldest.CreatedAt) && r.ID < oldest.ID {
+				oldest = r
+			}
+		}
+
+		plainDER := map[string][]byte{}
+		for _, r := range rows {
+			plainDER[r.ID] = mustDER(t, plain, r.ID)
+		}
+
+		sealed, err := auth.NewKeyStore(client, testKEK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sealed.Prepare(ctx, time.Now()); err != nil {
+			t.Fatalf("Prepare with a key-encryption key: %v", err)
+		}
+		for _, r := range client.SigningKey.Query().AllX(ctx) {
+			if r.PrivateKey[0] == 0x30 || bytes.Contains(r.PrivateKey, plainDER[r.ID]) {
+				t.Errorf("key %s stored plain after Prepare with a key-encryption key", r.ID)
+			}
+		}
+		infos, _ := sealed.List(ctx)
+		for _, k := range infos {
+			if !k.Encrypted {
+				t.Errorf("List: key %s not encrypted", k.ID)
+			}
+		}
+		after, _, err := sealed.Load(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.ID() != oldest.ID || before.ID() != oldest.ID {
+			t.Errorf("signing key %s before and %s after, want the oldest key %s: keys from before rotation keep signing", before.ID(), after.ID(), oldest.ID)
+		}
+
+		if _, _, err := plain.Load(ctx); !errors.Is(err, auth.ErrKeysEncrypted) {
+			t.Errorf("Load without the key-encryption key = %v, want ErrKeysEncrypted", err)
+		}
+		wrong, _ := auth.NewKeyStore(client, bytes.Repeat([]byte{8}, 32))
+		if err := wrong.Prepare(ctx, time.Now()); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+			t.Errorf("Prepare with another key-encryption key = %v, want ErrWrongKeyEncryptionKey", err)
+		}
+		// A sealed key moved to another row does not open: the kid is
+		// authenticated with it.
+		rows = client.SigningKey.Query().AllX(ctx)
+		client.SigningKey.UpdateOne(rows[0]).SetPrivateKey(rows[1].PrivateKey).ExecX(ctx)
+		if _, _, err := sealed.Load(ctx); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+			t.Errorf("Load with a sealed key swapped between rows = %v, want ErrWrongKeyEncryptionKey", err)
+		}
+		if _, err := auth.NewKeyStore(client, []byte("short")); err == nil {
+			t.Error("NewKeyStore(5-byte key) = nil error, want refused")
+		}
+	})
+}
+
+// mustDER returns the PKCS #8 DER of the key kid as ks loads it.
+func mustDER(t *testing.T, ks *auth.KeyStore, kid string) []byte {
+	t.Helper()
+	signing, verify, err := ks.Load(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range append(verify, signing) {
+		if k.ID() == kid {
+			der, err := k.MarshalPrivate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return der
+		}
+	}
+	t.Fatalf("no key %s", kid)
+	return nil
+}

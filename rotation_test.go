@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/base64"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// keysCLI runs the built binary's keys command with env and returns its
+// output and error.
+func keysCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("building: %v", err)
+	}
+	cmd := exec.Command(bin, append([]string{"keys"}, args...)...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// signingKid returns the kid of a token freshly issued by s.
+func signingKid(t *testing.T, s *testServer, email string) string {
+	t.Helper()
+	return headerOf(t, s.login(t, email, testPassword).AccessToken)["kid"].(string)
+}
+
+// eventually polls ok every 100 ms until it holds, failing t after limit.
+func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// works reports whether tok passes @auth and validateToken on s.
+func works(t *testing.T, s *testServer, tok string) bool {
+	t.Helper()
+	r := s.post(t, tok, meDoc, nil)
+	v := validate(t, s, tok)
+	if (len(r.Errors) == 0) != v.Valid {
+		t.Errorf("me and validateToken disagree on a token: %s, valid %v", r.Body, v.Valid)
+	}
+	return v.Valid
+}
+
+// TestDatabaseKeyRotation rotates the keys held in PostgreSQL under two
+// replica processes in production mode, with keys encrypted at rest, using
+// the keys command as an operator would: tokens signed before the rotation
+// keep working, new tokens carry the new kid on both replicas, the retired
+// key's tokens fail everywhere, and all of it holds across a restart.
+func TestDatabaseKeyRotation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	uri := testdb.Postgres(t)
+	env := testEnv(uri,
+		"DEBUG", "false",
+		"KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK),
+		"JWT_KEYS_REFRESH_INTERVAL", "1s",
+	)
+	cmdA, baseA := startProcess(t, env)
+	_, baseB := startProcess(t, env)
+	a, b := &testServer{URL: baseA}, &testServer{URL: baseB}
+	email := uniqueEmail(t, "rotation")
+	before := a.register(t, email)
+	oldKid := headerOf(t, before.AccessToken)["kid"].(string)
+	if kid := signingKid(t, b, email); kid != oldKid {
+		t.Fatalf("replicas sign with %s and %s, want one key", oldKid, kid)
+	}
+
+	out, err := keysCLI(t, env, "list")
+	if err != nil || !strings.Contains(out, oldKid) || !strings.Contains(out, "current") || !strings.Contains(out, "next") || strings.Contains(out, "false") {
+		t.Fatalf("keys list = %v:\n%s\nwant the current key %s and a next key, both encrypted", err, out, oldKid)
+	}
+	// The next key was introduced a moment ago: verifiers may not have it.
+	if out, err := keysCLI(t, env, "rotate"); err == nil || !strings.Contains(out, "too early") {
+		t.Errorf("keys rotate right after start = %v:\n%s\nwant refused as too early", err, out)
+	}
+
+	out, err = keysCLI(t, env, "rotate", "--force")
+	if err != nil {
+		t.Fatalf("keys rotate --force: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(?m)^promoted ([\w-]+):`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("keys rotate --force printed no promoted key:\n%s", out)
+	}
+	newKid := m[1]
+	for _, s := range []*testServer{a, b} {
+		eventually(t, 15*time.Second, "replica signs with the new key "+newKid, func() bool { return signingKid(t, s, email) == newKid })
+		if !works(t, s, before.AccessToken) {
+			t.Errorf("token of the previous key refused by %s after the rotation", s.URL)
+		}
+	}
+	after := b.login(t, email, testPassword)
+
+	// Retiring the previous key too early is refused; forced, it goes.
+	if out, err := keysCLI(t, env, "retire", oldKid); err == nil || !strings.Contains(out, "too early") {
+		t.Errorf("keys retire right after the rotation = %v:\n%s\nwant refused as too early", err, out)
+	}
+	if out, err := keysCLI(t, env, "retire", newKid, "--force"); err == nil {
+		t.Errorf("keys retire of the signing key = nil error:\n%s", out)
+	}
+	if out, err := keysCLI(t, env, "retire", oldKid, "--force"); err != nil || !strings.Contains(out, "retired "+oldKid) {
+		t.Fatalf("keys retire --force = %v:\n%s", err, out)
+	}
+	for _, s := range []*testServer{a, b} {
+		eventually(t, 15*time.Second, "replica refuses the retired key's token", func() bool { return !works(t, s, before.AccessToken) })
+		if v := validate(t, s, before.AccessToken); v.Reason == nil || *v.Reason != "unknown_key" {
+			t.Errorf("validateToken(retired key's token) reason = %v, want unknown_key", v.Reason)
+		}
+		if !works(t, s, after.AccessToken) {
+			t.Errorf("token of the new key refused by %s", s.URL)
+		}
+	}
+
+	// Restart replica A: it loads the same keys.
+	if err := cmdA.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmdA.Wait(); err != nil {
+		t.Fatalf("replica A exited with %v after SIGTERM", err)
+	}
+	_, baseA = startProcess(t, env)
+	a = &testServer{URL: baseA}
+	if !works(t, a, after.AccessToken) || works(t, a, before.AccessToken) {
+		t.Error("after a restart: want the new key's token accepted and the retired key's refused")
+	}
+	if kid := signingKid(t, a, email); kid != newKid {
+		t.Errorf("after a restart the replica signs with %s, want %s", kid, newKid)
+	}
+	var set struct{ Keys []struct{ Kid string } }
+	getJSON(t, a.URL+"/.well-known/jwks.json", &set)
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	if len(kids) != 2 || kids[0] != newKid || slices.Contains(kids, oldKid) {
+		t.Errorf("JWKS kids after the rotation = %v, want %s first and a key introduced ahead, without %s", kids, newKid, oldKid)
+	}
+}
+
+// TestKeysCommandRefusals checks the keys command's answers to what it
+// cannot do.
+func TestKeysCommandRefusals(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	db := testEnv(testdb.SQLiteFile(t))
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"shared secret", testEnv(testdb.SQLiteMemory, "JWT_SECRET_KEY", "a shared secret of at least thirty-two bytes"), []string{"list"}, "not the database"},
+		{"no subcommand", db, nil, "usage"},
+		{"unknown subcommand", db, []string{"spin"}, "usage"},
+		{"unknown key", db, []string{"retire", "nope"}, "no such signing key"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if out, err := keysCLI(t, tc.env, tc.args...); err == nil || !strings.Contains(out, tc.want) {
+				t.Errorf("keys %v = %v:\n%s\nwant an error saying %q", tc.args, err, out, tc.want)
+			}
+		})
+	}
+	// Keys sealed with one key-encryption key do not open without it.
+	sealed := testEnv(testdb.SQLiteFile(t), "KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK))
+	if out, err := keysCLI(t, sealed, "list"); err != nil {
+		t.Fatalf("keys list: %v\n%s", err, out)
+	}
+	delete(sealed, "KEY_ENCRYPTION_KEY")
+	if out, err := keysCLI(t, sealed, "list"); err == nil || !strings.Contains(out, "KEY_ENCRYPTION_KEY") {
+		t.Errorf("keys list without the key-encryption key = %v:\n%s\nwant an error naming KEY_ENCRYPTION_KEY", err, out)
+	}
+	var out strings.Builder
+	err := run(t.Context(), []string{"latchkey"}, func(k string) string { return sealed[k] }, &syncWriter{w: &out}, &syncWriter{w: &out})
+	if err == nil || !strings.Contains(err.Error(), "KEY_ENCRYPTION_KEY") {
+		t.Errorf("serving without the key-encryption key = %v, want an error naming KEY_ENCRYPTION_KEY", err)
+	}
+}
