@@ -48,9 +48,18 @@ func testSecrets(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	previous, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&previous.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string][]byte{
-		"database-uri":        []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
-		"jwt-private-key.pem": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		"database-uri":                 []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
+		"jwt-private-key.pem":          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		"jwt-previous-public-keys.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
 	}
 }
 
@@ -217,27 +226,11 @@ func mapKeys[V any](m map[string]V) func(func(string) bool) {
 // service would run with.
 func load(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
-	env = withStopgaps(env)
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("the service refuses the manifests' settings:\n%v", err)
 	}
 	return cfg
-}
-
-// withStopgaps returns env with what the service needs while a pending
-// variable is not read yet: production refuses to start without a signing
-// secret, and the mounted key file is not one until JWT_PRIVATE_KEY_FILE is
-// read.
-func withStopgaps(env map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range env {
-		out[k] = v
-	}
-	if slices.Contains(pendingVariables, "JWT_PRIVATE_KEY_FILE") && out["JWT_SECRET_KEY"] == "" {
-		out["JWT_SECRET_KEY"] = rand.Text() + rand.Text()
-	}
-	return out
 }
 
 // containerPort resolves a probe's or Service's port (a number or a name)
@@ -330,23 +323,30 @@ func TestManifests(t *testing.T) {
 		if grace := pod.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= sleep+cfg.ShutdownTimeout {
 			t.Errorf("terminationGracePeriodSeconds %v, want more than the preStop sleep %v plus SHUTDOWN_TIMEOUT %v", grace, sleep, cfg.ShutdownTimeout)
 		}
-		// The signing key file is under a mount of the Secret.
-		keyFile := env["JWT_PRIVATE_KEY_FILE"]
-		mounted := false
-		for _, vm := range c.VolumeMounts {
-			for _, v := range pod.Volumes {
-				if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != m.Secret.Name || !vm.ReadOnly {
-					continue
-				}
-				for _, item := range v.Secret.Items {
-					if _, ok := m.Secret.Data[item.Key]; ok && filepath.Join(vm.MountPath, item.Path) == keyFile {
-						mounted = true
+		// The key files are files of a read-only mount of the Secret.
+		if env["JWT_PRIVATE_KEY_FILE"] == "" {
+			t.Error("JWT_PRIVATE_KEY_FILE is not set: production signs with the mounted key")
+		}
+		for name, file := range env {
+			if !strings.HasSuffix(name, "_FILE") {
+				continue
+			}
+			mounted := false
+			for _, vm := range c.VolumeMounts {
+				for _, v := range pod.Volumes {
+					if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != m.Secret.Name || !vm.ReadOnly {
+						continue
+					}
+					for _, item := range v.Secret.Items {
+						if _, ok := m.Secret.Data[item.Key]; ok && filepath.Join(vm.MountPath, item.Path) == file {
+							mounted = true
+						}
 					}
 				}
 			}
-		}
-		if !mounted {
-			t.Errorf("JWT_PRIVATE_KEY_FILE %q is no file of a read-only mount of the Secret %s", keyFile, m.Secret.Name)
+			if !mounted {
+				t.Errorf("%s %q is no file of a read-only mount of the Secret %s", name, file, m.Secret.Name)
+			}
 		}
 		// Every replica the HPA may run holds DATABASE_MAX_CONNS connections.
 		if conns := int(m.HPA.Spec.MaxReplicas) * cfg.Database.MaxConns; conns >= 100 {
