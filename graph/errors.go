@@ -74,11 +74,10 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// message would echo the body, password included, and Go types.
 			return public(gqlErr, codeBadRequest, "malformed request: send a JSON object with the query as a string and the variables as an object")
 		}
-		id := auth.RequestFrom(ctx).ID
 		if !errors.Is(err, errPanicked) {
-			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "error", err)
+			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
 		}
-		return public(gqlErr, codeInternal, "internal server error", "requestId", id)
+		return public(gqlErr, codeInternal, "internal server error", "requestId", auth.RequestFrom(ctx).ID)
 	}
 }
 
@@ -95,7 +94,7 @@ func public(err *gqlerror.Error, code, message string, kv ...any) *gqlerror.Erro
 // internal error.
 func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
-		logger.ErrorContext(ctx, "panic", "request_id", auth.RequestFrom(ctx).ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		logger.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errPanicked
 	}
 }
