@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -310,6 +311,9 @@ func TestManifests(t *testing.T) {
 			if got := containerPort(t, c, p.probe.HTTPGet.Port); int(got) != cfg.Port {
 				t.Errorf("%s probe port %d, want PORT %d", p.name, got, cfg.Port)
 			}
+		}
+		if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(cfg.Port) || a["prometheus.io/path"] != "/metrics" {
+			t.Errorf("pod annotations %v, want Prometheus to scrape /metrics on PORT %d", a, cfg.Port)
 		}
 		if c.LivenessProbe != nil && c.ReadinessProbe != nil && c.LivenessProbe.FailureThreshold*c.LivenessProbe.PeriodSeconds <= c.ReadinessProbe.FailureThreshold*c.ReadinessProbe.PeriodSeconds {
 			t.Error("liveness gives up no later than readiness: a slow replica would be restarted before it is taken out")
