@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -179,7 +180,7 @@ func (m manifests) container(t *testing.T) corev1.Container {
 }
 
 // env is the container's environment as the kubelet would give it, secrets
-// resolved from the rendered Secret. Each name comes with where it is set.
+// resolved from the rendered Secret.
 func (m manifests) env(t *testing.T) map[string]string {
 	t.Helper()
 	c := m.container(t)
@@ -187,9 +188,7 @@ func (m manifests) env(t *testing.T) map[string]string {
 	for _, from := range c.EnvFrom {
 		switch {
 		case from.ConfigMapRef != nil && from.ConfigMapRef.Name == m.ConfigMap.Name && from.Prefix == "":
-			for k, v := range m.ConfigMap.Data {
-				env[k] = v
-			}
+			maps.Copy(env, m.ConfigMap.Data)
 		default:
 			t.Errorf("envFrom %+v: want only the ConfigMap %s, without prefix", from, m.ConfigMap.Name)
 		}
@@ -203,7 +202,7 @@ func (m manifests) env(t *testing.T) map[string]string {
 			v, ok := m.Secret.Data[ref.Key]
 			if ref.Name != m.Secret.Name || !ok {
 				t.Errorf("env %s refers to secret %s key %s, which k8s/ does not make (Secret %s has %v)",
-					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(mapKeys(m.Secret.Data)))
+					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(maps.Keys(m.Secret.Data)))
 			}
 			env[e.Name] = string(v)
 		default:
@@ -211,16 +210,6 @@ func (m manifests) env(t *testing.T) map[string]string {
 		}
 	}
 	return env
-}
-
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // load is config.Load over the manifests' environment: the settings the
