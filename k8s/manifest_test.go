@@ -1,0 +1,486 @@
+// Package k8s tests the Kubernetes manifests beside it: they render with
+// kustomize, decode strictly into the typed Kubernetes API, and agree with
+// the service's real settings, routes and ports, so they cannot drift.
+package k8s
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	sigsjson "sigs.k8s.io/json"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/api/resmap"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+
+	"github.com/latchkey/latchkey/internal/config"
+)
+
+// pendingVariables are names the manifests set that the service does not
+// read yet. The test fails once the service reads one: then take it off
+// this list.
+var pendingVariables = []string{}
+
+// testSecrets stand in for the gitignored k8s/secrets/ folder.
+func testSecrets(t *testing.T) map[string][]byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]byte{
+		"database-uri":        []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
+		"jwt-private-key.pem": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+	}
+}
+
+// manifests is k8s/ rendered and decoded.
+type manifests struct {
+	Deployment    *appsv1.Deployment
+	Service       *corev1.Service
+	HPA           *autoscalingv2.HorizontalPodAutoscaler
+	PDB           *policyv1.PodDisruptionBudget
+	NetworkPolicy *networkingv1.NetworkPolicy
+	ConfigMap     *corev1.ConfigMap
+	Secret        *corev1.Secret
+}
+
+// build renders k8s/ with kustomize, as kubectl apply -k does, on a copy
+// in memory with secrets in secrets/.
+func build(t *testing.T, secrets map[string][]byte) (resmap.ResMap, error) {
+	t.Helper()
+	mem := filesys.MakeFsInMemory()
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && path == "secrets":
+			return filepath.SkipDir
+		case d.IsDir() || strings.HasSuffix(path, ".go"):
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return mem.WriteFile(filepath.Join("/k8s", path), b)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range secrets {
+		if err := mem.WriteFile(filepath.Join("/k8s/secrets", name), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/k8s")
+}
+
+// render builds k8s/ with secrets and decodes every object strictly: an
+// unknown, misspelt or repeated field fails.
+func render(t *testing.T, secrets map[string][]byte) manifests {
+	t.Helper()
+	rm, err := build(t, secrets)
+	if err != nil {
+		t.Fatalf("kustomize build k8s/: %v", err)
+	}
+
+	var m manifests
+	// Each kind the manifests may hold, with its apiVersion and where it
+	// decodes to.
+	kinds := map[string]struct {
+		apiVersion string
+		into       func() any
+	}{
+		"Deployment":              {"apps/v1", func() any { m.Deployment = new(appsv1.Deployment); return m.Deployment }},
+		"Service":                 {"v1", func() any { m.Service = new(corev1.Service); return m.Service }},
+		"HorizontalPodAutoscaler": {"autoscaling/v2", func() any { m.HPA = new(autoscalingv2.HorizontalPodAutoscaler); return m.HPA }},
+		"PodDisruptionBudget":     {"policy/v1", func() any { m.PDB = new(policyv1.PodDisruptionBudget); return m.PDB }},
+		"NetworkPolicy":           {"networking.k8s.io/v1", func() any { m.NetworkPolicy = new(networkingv1.NetworkPolicy); return m.NetworkPolicy }},
+		"ConfigMap":               {"v1", func() any { m.ConfigMap = new(corev1.ConfigMap); return m.ConfigMap }},
+		"Secret":                  {"v1", func() any { m.Secret = new(corev1.Secret); return m.Secret }},
+	}
+	seen := map[string]bool{}
+	for _, r := range rm.Resources() {
+		kind := r.GetKind()
+		k, ok := kinds[kind]
+		if !ok {
+			t.Errorf("%s %s: no test knows this kind; add it to render", kind, r.GetName())
+			continue
+		}
+		if seen[kind] {
+			t.Errorf("two objects of kind %s; the test expects one", kind)
+		}
+		seen[kind] = true
+		if got := r.GetApiVersion(); got != k.apiVersion {
+			t.Errorf("%s %s: apiVersion %q, want %q", kind, r.GetName(), got, k.apiVersion)
+		}
+		raw, err := r.MarshalJSON()
+		if err != nil {
+			t.Fatalf("%s %s: %v", kind, r.GetName(), err)
+		}
+		strict, err := sigsjson.UnmarshalStrict(raw, k.into(), sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
+		if err != nil {
+			t.Errorf("%s %s does not decode: %v", kind, r.GetName(), err)
+		}
+		for _, e := range strict {
+			t.Errorf("%s %s: %v", kind, r.GetName(), e)
+		}
+	}
+	for kind := range kinds {
+		if !seen[kind] {
+			t.Errorf("k8s/ renders no %s", kind)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return m
+}
+
+// container is the Deployment's one container.
+func (m manifests) container(t *testing.T) corev1.Container {
+	t.Helper()
+	cs := m.Deployment.Spec.Template.Spec.Containers
+	if len(cs) != 1 {
+		t.Fatalf("Deployment has %d containers, want 1", len(cs))
+	}
+	return cs[0]
+}
+
+// env is the container's environment as the kubelet would give it, secrets
+// resolved from the rendered Secret. Each name comes with where it is set.
+func (m manifests) env(t *testing.T) map[string]string {
+	t.Helper()
+	c := m.container(t)
+	env := map[string]string{}
+	for _, from := range c.EnvFrom {
+		switch {
+		case from.ConfigMapRef != nil && from.ConfigMapRef.Name == m.ConfigMap.Name && from.Prefix == "":
+			for k, v := range m.ConfigMap.Data {
+				env[k] = v
+			}
+		default:
+			t.Errorf("envFrom %+v: want only the ConfigMap %s, without prefix", from, m.ConfigMap.Name)
+		}
+	}
+	for _, e := range c.Env {
+		switch {
+		case e.ValueFrom == nil:
+			env[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			ref := e.ValueFrom.SecretKeyRef
+			v, ok := m.Secret.Data[ref.Key]
+			if ref.Name != m.Secret.Name || !ok {
+				t.Errorf("env %s refers to secret %s key %s, which k8s/ does not make (Secret %s has %v)",
+					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(mapKeys(m.Secret.Data)))
+			}
+			env[e.Name] = string(v)
+		default:
+			t.Errorf("env %s: only values and Secret references are expected", e.Name)
+		}
+	}
+	return env
+}
+
+func mapKeys[V any](m map[string]V) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// load is config.Load over the manifests' environment: the settings the
+// service would run with.
+func load(t *testing.T, env map[string]string) config.Config {
+	t.Helper()
+	env = withStopgaps(env)
+	cfg, err := config.Load(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("the service refuses the manifests' settings:\n%v", err)
+	}
+	return cfg
+}
+
+// withStopgaps returns env with what the service needs while a pending
+// variable is not read yet: production refuses to start without a signing
+// secret, and the mounted key file is not one until JWT_PRIVATE_KEY_FILE is
+// read.
+func withStopgaps(env map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range env {
+		out[k] = v
+	}
+	if slices.Contains(pendingVariables, "JWT_PRIVATE_KEY_FILE") && out["JWT_SECRET_KEY"] == "" {
+		out["JWT_SECRET_KEY"] = rand.Text() + rand.Text()
+	}
+	return out
+}
+
+// containerPort resolves a probe's or Service's port (a number or a name)
+// to the container's port number.
+func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int32 {
+	t.Helper()
+	for _, cp := range c.Ports {
+		if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
+			return cp.ContainerPort
+		}
+	}
+	t.Errorf("port %s is none of the container's ports %+v", p.String(), c.Ports)
+	return -1
+}
+
+// TestManifests renders k8s/ and checks it against the service: every
+// setting is one the service reads and accepts, probes and ports point at
+// the port it listens on, selectors select the pods, and the pods run
+// locked down with resources set.
+func TestManifests(t *testing.T) {
+	m := render(t, testSecrets(t))
+	d, c := m.Deployment, m.container(t)
+	pod := d.Spec.Template.Spec
+
+	t.Run("variables", func(t *testing.T) {
+		known := config.Variables()
+		for _, name := range pendingVariables {
+			if slices.Contains(known, name) {
+				t.Errorf("the service reads %s now: take it off pendingVariables", name)
+			}
+		}
+		for name := range m.env(t) {
+			if !slices.Contains(known, name) && !slices.Contains(pendingVariables, name) {
+				t.Errorf("the manifests set %s, which the service does not read (config.Variables)", name)
+			}
+		}
+		for _, e := range c.Env {
+			if e.ValueFrom == nil && slices.Contains([]string{"DATABASE_URI", "DATABASE_URL", "JWT_SECRET_KEY"}, e.Name) {
+				t.Errorf("env %s is a secret: it must come from the Secret, not a value", e.Name)
+			}
+		}
+		for k := range m.ConfigMap.Data {
+			if strings.Contains(k, "SECRET") || strings.HasPrefix(k, "DATABASE_UR") {
+				t.Errorf("ConfigMap holds %s, a secret: put it in k8s/secrets/", k)
+			}
+		}
+	})
+
+	t.Run("settings", func(t *testing.T) {
+		env := m.env(t)
+		cfg := load(t, env)
+		if cfg.Debug {
+			t.Error("the manifests run the service in development mode; set DEBUG=false")
+		}
+		if cfg.Database.Dialect != "postgres" {
+			t.Errorf("database %s, want PostgreSQL: replicas share nothing but it", cfg.Database.Dialect)
+		}
+		http := containerPort(t, c, intstr.FromString("http"))
+		if int(http) != cfg.Port {
+			t.Errorf("container port http = %d, but the service listens on PORT %d", http, cfg.Port)
+		}
+		for _, p := range []struct {
+			name  string
+			probe *corev1.Probe
+			path  string
+		}{
+			{"liveness", c.LivenessProbe, "/healthz"},
+			{"readiness", c.ReadinessProbe, "/readyz"},
+		} {
+			if p.probe == nil || p.probe.HTTPGet == nil {
+				t.Errorf("%s probe is not an HTTP GET", p.name)
+				continue
+			}
+			if got := p.probe.HTTPGet.Path; got != p.path {
+				t.Errorf("%s probe path %q, want %q", p.name, got, p.path)
+			}
+			if got := containerPort(t, c, p.probe.HTTPGet.Port); int(got) != cfg.Port {
+				t.Errorf("%s probe port %d, want PORT %d", p.name, got, cfg.Port)
+			}
+		}
+		if c.LivenessProbe != nil && c.ReadinessProbe != nil && c.LivenessProbe.FailureThreshold*c.LivenessProbe.PeriodSeconds <= c.ReadinessProbe.FailureThreshold*c.ReadinessProbe.PeriodSeconds {
+			t.Error("liveness gives up no later than readiness: a slow replica would be restarted before it is taken out")
+		}
+		// Graceful shutdown: the preStop sleep, then SHUTDOWN_TIMEOUT, within
+		// the grace period.
+		var sleep time.Duration
+		if c.Lifecycle != nil && c.Lifecycle.PreStop != nil && c.Lifecycle.PreStop.Sleep != nil {
+			sleep = time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
+		}
+		if grace := pod.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= sleep+cfg.ShutdownTimeout {
+			t.Errorf("terminationGracePeriodSeconds %v, want more than the preStop sleep %v plus SHUTDOWN_TIMEOUT %v", grace, sleep, cfg.ShutdownTimeout)
+		}
+		// The signing key file is under a mount of the Secret.
+		keyFile := env["JWT_PRIVATE_KEY_FILE"]
+		mounted := false
+		for _, vm := range c.VolumeMounts {
+			for _, v := range pod.Volumes {
+				if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != m.Secret.Name || !vm.ReadOnly {
+					continue
+				}
+				for _, item := range v.Secret.Items {
+					if _, ok := m.Secret.Data[item.Key]; ok && filepath.Join(vm.MountPath, item.Path) == keyFile {
+						mounted = true
+					}
+				}
+			}
+		}
+		if !mounted {
+			t.Errorf("JWT_PRIVATE_KEY_FILE %q is no file of a read-only mount of the Secret %s", keyFile, m.Secret.Name)
+		}
+		// Every replica the HPA may run holds DATABASE_MAX_CONNS connections.
+		if conns := int(m.HPA.Spec.MaxReplicas) * cfg.Database.MaxConns; conns >= 100 {
+			t.Errorf("%d replicas x DATABASE_MAX_CONNS %d = %d connections, want fewer than PostgreSQL's default max_connections of 100",
+				m.HPA.Spec.MaxReplicas, cfg.Database.MaxConns, conns)
+		}
+	})
+
+	t.Run("selectors", func(t *testing.T) {
+		labels := d.Spec.Template.Labels
+		selects := func(what string, sel map[string]string) {
+			t.Helper()
+			if len(sel) == 0 {
+				t.Errorf("%s selects nothing in particular", what)
+			}
+			for k, v := range sel {
+				if labels[k] != v {
+					t.Errorf("%s selects %s=%s, which the pods lack (labels %v)", what, k, v, labels)
+				}
+			}
+		}
+		selects("Deployment", d.Spec.Selector.MatchLabels)
+		selects("Service", m.Service.Spec.Selector)
+		selects("PodDisruptionBudget", m.PDB.Spec.Selector.MatchLabels)
+		selects("NetworkPolicy", m.NetworkPolicy.Spec.PodSelector.MatchLabels)
+		for _, p := range m.Service.Spec.Ports {
+			containerPort(t, c, p.TargetPort)
+		}
+		ref := m.HPA.Spec.ScaleTargetRef
+		if ref.Kind != "Deployment" || ref.APIVersion != "apps/v1" || ref.Name != d.Name {
+			t.Errorf("HPA scales %+v, want Deployment %s", ref, d.Name)
+		}
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 3 {
+			t.Errorf("Deployment replicas %v, want 3", d.Spec.Replicas)
+		}
+		if min := m.HPA.Spec.MinReplicas; min == nil || *min != 3 || m.HPA.Spec.MaxReplicas < *min {
+			t.Errorf("HPA replicas %v..%d, want 3 at least", min, m.HPA.Spec.MaxReplicas)
+		}
+		if u := m.PDB.Spec.MaxUnavailable; u == nil || u.IntValue() != 1 {
+			t.Errorf("PDB maxUnavailable %v, want 1: two of three replicas stay through a drain", u)
+		}
+		// The NetworkPolicy lets the service's port in, and DNS and
+		// PostgreSQL out.
+		in := false
+		for _, rule := range m.NetworkPolicy.Spec.Ingress {
+			for _, p := range rule.Ports {
+				if p.Port != nil && containerPort(t, c, *p.Port) == containerPort(t, c, intstr.FromString("http")) {
+					in = true
+				}
+			}
+		}
+		if !in {
+			t.Error("the NetworkPolicy lets nothing in on the service's port")
+		}
+		out := map[int32]bool{}
+		for _, rule := range m.NetworkPolicy.Spec.Egress {
+			for _, p := range rule.Ports {
+				if p.Port != nil {
+					out[p.Port.IntVal] = true
+				}
+			}
+		}
+		if !out[53] || !out[5432] {
+			t.Errorf("the NetworkPolicy lets out ports %v, want DNS (53) and PostgreSQL (5432)", out)
+		}
+		if !slices.Equal(m.NetworkPolicy.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+			t.Errorf("NetworkPolicy policyTypes %v, want Ingress and Egress", m.NetworkPolicy.Spec.PolicyTypes)
+		}
+	})
+
+	t.Run("locked down", func(t *testing.T) {
+		psc, sc := pod.SecurityContext, c.SecurityContext
+		if psc == nil || sc == nil {
+			t.Fatal("the pod and the container need a securityContext")
+		}
+		checks := []struct {
+			what string
+			ok   bool
+		}{
+			{"pod runAsNonRoot", psc.RunAsNonRoot != nil && *psc.RunAsNonRoot},
+			{"pod runAsUser not 0", psc.RunAsUser != nil && *psc.RunAsUser != 0},
+			{"pod seccompProfile RuntimeDefault", psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
+			{"readOnlyRootFilesystem", sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem},
+			{"allowPrivilegeEscalation false", sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation},
+			{"capabilities drop ALL, add none", sc.Capabilities != nil && slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) && len(sc.Capabilities.Add) == 0},
+			{"no privileged container", sc.Privileged == nil || !*sc.Privileged},
+			{"no service account token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
+			{"no host network, PID or IPC", !pod.HostNetwork && !pod.HostPID && !pod.HostIPC},
+		}
+		for _, c := range checks {
+			if !c.ok {
+				t.Errorf("want %s", c.what)
+			}
+		}
+		for _, v := range pod.Volumes {
+			if v.Secret == nil {
+				t.Errorf("volume %s is not a Secret: the pod needs no writable storage", v.Name)
+			}
+		}
+	})
+
+	t.Run("resources", func(t *testing.T) {
+		r := c.Resources
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, lim := r.Requests[name], r.Limits[name]
+			if req.IsZero() || lim.IsZero() {
+				t.Errorf("%s: request %v, limit %v; want both", name, req.String(), lim.String())
+				continue
+			}
+			if req.Cmp(lim) > 0 {
+				t.Errorf("%s: request %v over limit %v", name, req.String(), lim.String())
+			}
+		}
+		// The memory limit holds the peak measured under a login flood (see
+		// the README): PASSWORD_HASH_CONCURRENCY hashes of
+		// PASSWORD_HASH_MEMORY each, on top of the flood's connections.
+		cfg := load(t, m.env(t))
+		hashes := resource.NewQuantity(int64(cfg.PasswordHash.Concurrency)*int64(cfg.PasswordHash.Memory)<<10, resource.BinarySI)
+		hashes.Add(resource.MustParse(measuredFloodMemory))
+		if lim := r.Limits[corev1.ResourceMemory]; lim.Cmp(*hashes) < 0 {
+			t.Errorf("memory limit %v is under the measured flood peak plus the hashes, %v", lim.String(), hashes.String())
+		}
+	})
+}
+
+// measuredFloodMemory is the peak RSS of one replica under a flood of 500
+// concurrent logins (TestLoginFlood: 169 MiB with two hashes of 19 MiB at
+// once), less those hashes, rounded up.
+const measuredFloodMemory = "132Mi"
+
+// TestManifestsNeedSecrets checks that kustomize refuses to render without
+// the secret files, so that a deployment never starts with empty secrets.
+func TestManifestsNeedSecrets(t *testing.T) {
+	if _, err := build(t, nil); err == nil {
+		t.Error("kustomize rendered k8s/ without secrets/; want an error")
+	}
+}
