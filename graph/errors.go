@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/latchkey/latchkey/internal/auth"
@@ -74,12 +75,27 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// message would echo the body, password included, and Go types.
 			return public(gqlErr, codeBadRequest, "malformed request: send a JSON object with the query as a string and the variables as an object")
 		}
-		id := auth.RequestFrom(ctx).ID
-		if !errors.Is(err, errPanicked) {
-			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "error", err)
+		if isRepresentationsArgument(gqlErr.Path) {
+			// _entities' representations are _Any, which validation lets
+			// through and execution then fails to read as objects.
+			return public(gqlErr, codeBadUserInput, representationsMessage, "field", "representations")
 		}
-		return public(gqlErr, codeInternal, "internal server error", "requestId", id)
+		if !errors.Is(err, errPanicked) {
+			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
+		}
+		return public(gqlErr, codeInternal, "internal server error", "requestId", auth.RequestFrom(ctx).ID)
 	}
+}
+
+// representationsMessage says what _entities takes.
+const representationsMessage = `representations: each must be a User's: {"__typename": "User", "id": "..."}`
+
+// isRepresentationsArgument reports whether path points into the
+// representations argument of the root field _entities (under any alias):
+// where gqlgen reports an argument it could not read. No field of ours is
+// named representations.
+func isRepresentationsArgument(path ast.Path) bool {
+	return len(path) >= 2 && path[1] == ast.PathName("representations")
 }
 
 // public replaces err's message and extensions with what a client may see.
@@ -95,7 +111,7 @@ func public(err *gqlerror.Error, code, message string, kv ...any) *gqlerror.Erro
 // internal error.
 func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
-		logger.ErrorContext(ctx, "panic", "request_id", auth.RequestFrom(ctx).ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		logger.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errPanicked
 	}
 }
