@@ -280,8 +280,7 @@ func TestEntitiesBatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { plain.Close() })
-		keys, err := migrate(t.Context(), db, plain, cfg, logger)
-		if err != nil {
+		if err := migrate(t.Context(), db, plain, cfg, logger); err != nil {
 			t.Fatal(err)
 		}
 		var statements atomic.Int64
@@ -292,11 +291,11 @@ func TestEntitiesBatched(t *testing.T) {
 					statements.Add(1)
 				}
 			})))
-		svc, issuer, err := services(cfg, counted, keys, logger)
+		svc, keys, err := services(t.Context(), cfg, counted, logger)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(NewServer(cfg, logger, svc, issuer, db))
+		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db))
 		t.Cleanup(srv.Close)
 		s := &testServer{URL: srv.URL}
 
