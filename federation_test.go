@@ -18,6 +18,7 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -291,11 +292,12 @@ func TestEntitiesBatched(t *testing.T) {
 					statements.Add(1)
 				}
 			})))
-		svc, keys, err := services(t.Context(), cfg, counted, logger)
+		metrics := telemetry.NewMetrics(db)
+		svc, keys, err := services(t.Context(), cfg, counted, logger, metrics)
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db))
+		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db, metrics))
 		t.Cleanup(srv.Close)
 		s := &testServer{URL: srv.URL}
 

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -44,11 +45,12 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	if err := migrate(context.Background(), db, client, cfg, logger); err != nil {
 		return nil, err
 	}
-	svc, keys, err := services(context.Background(), cfg, client, logger)
+	metrics := telemetry.NewMetrics(db)
+	svc, keys, err := services(context.Background(), cfg, client, logger, metrics)
 	if err != nil {
 		return nil, err
 	}
-	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db), logs: logs}
+	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db, metrics), logs: logs}
 	body, _ := json.Marshal(map[string]any{"query": registerDoc, "variables": map[string]any{
 		"input": map[string]any{"email": "fuzz@example.com", "password": testPassword},
 	}})

@@ -8,18 +8,20 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/latchkey/latchkey/graph"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/playground"
+	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
 // NewServer returns the service's HTTP handler: the GraphQL endpoint, the
-// playground, the JWKS and the probes, behind the middleware every response
-// passes through.
-func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB) http.Handler {
+// playground, the JWKS, the probes and the metrics, behind the middleware
+// every response passes through. metrics also records GraphQL requests.
+func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics) http.Handler {
 	gql := guardGraphQL(cfg.MaxBodyBytes, cfg.RequestTimeout, graph.NewHandler(svc, graph.Options{
 		Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity,
@@ -27,6 +29,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		MaxRootFields: cfg.MaxRootFields,
 		MaxQueryBytes: cfg.MaxQueryBytes,
 		Logger:        logger,
+		Extensions:    []graphql.HandlerExtension{telemetry.NewGraphQL(metrics)},
 	}))
 	mux := http.NewServeMux()
 	for _, path := range []string{"/query", "/graphql"} {
@@ -34,7 +37,9 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		mux.Handle("GET "+path, gql)
 	}
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Latchkey", "/query"))
+		pg := playground.Handler()
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
 	mux.HandleFunc("GET "+jwksPath, func(w http.ResponseWriter, r *http.Request) {
 		// Verifiers may cache the keys, and pick up a new one within minutes.
@@ -43,11 +48,12 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 	})
 	mux.HandleFunc("GET /.well-known/openid-configuration", openIDConfiguration(cfg, issuer))
 	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := db.PingContext(ctx); err != nil {
-			logger.WarnContext(ctx, "not ready", "request_id", auth.RequestFrom(ctx).ID, "error", err)
+			logger.WarnContext(ctx, "not ready", "error", err)
 			http.Error(w, "database unavailable", http.StatusServiceUnavailable)
 			return
 		}
@@ -56,6 +62,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 
 	h := recoverer(logger, mux)
 	h = cors(cfg, h)
+	h = accessLog(logger, h)
 	return requestContext(cfg.TrustedProxies, h)
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 )
 
 func main() {
@@ -76,7 +77,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level}))
+	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})))
 
 	db, client, err := openDatabase(cfg.Database)
 	if err != nil {
@@ -118,6 +119,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
+	metrics := telemetry.NewMetrics(db)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("listening", "addr", ln.Addr().String())
@@ -126,11 +128,11 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err := migrateRetrying(ctx, db, client, cfg, logger); err != nil {
 			return err
 		}
-		svc, keys, err := services(ctx, cfg, client, logger)
+		svc, keys, err := services(ctx, cfg, client, logger, metrics)
 		if err != nil {
 			return err
 		}
-		h := NewServer(cfg, logger, svc, keys.issuer, db)
+		h := NewServer(cfg, logger, svc, keys.issuer, db, metrics)
 		current.Store(&h)
 		logger.Info("ready")
 		go purgeEnded(ctx, svc, logger)
@@ -199,8 +201,8 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 }
 
 // services builds the keys, the token issuer and the use cases from the
-// configuration.
-func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger) (*auth.Service, *keyring, error) {
+// configuration; obs, if not nil, observes the use cases.
+func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer) (*auth.Service, *keyring, error) {
 	keys, err := newKeyring(ctx, cfg, client, logger)
 	if err != nil {
 		return nil, nil, err
@@ -217,7 +219,7 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
-	}, limits(cfg.Throttle), nil, logger)
+	}, limits(cfg.Throttle), nil, logger, obs)
 	return svc, keys, nil
 }
 
@@ -261,7 +263,7 @@ func roles(ctx context.Context, args []string, db *sql.DB, client *ent.Client, c
 	if err := migrate(ctx, db, client, cfg, logger); err != nil {
 		return err
 	}
-	svc, _, err := services(ctx, cfg, client, logger)
+	svc, _, err := services(ctx, cfg, client, logger, nil)
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
 	if err := migrate(context.Background(), db, client, cfg, logger); err != nil {
 		t.Fatal(err)
 	}
-	svc, _, err := services(context.Background(), cfg, client, logger)
+	svc, _, err := services(context.Background(), cfg, client, logger, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,11 +80,10 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// through and execution then fails to read as objects.
 			return public(gqlErr, codeBadUserInput, representationsMessage, "field", "representations")
 		}
-		id := auth.RequestFrom(ctx).ID
 		if !errors.Is(err, errPanicked) {
-			logger.ErrorContext(ctx, "internal error", "request_id", id, "path", gqlErr.Path.String(), "error", err)
+			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
 		}
-		return public(gqlErr, codeInternal, "internal server error", "requestId", id)
+		return public(gqlErr, codeInternal, "internal server error", "requestId", auth.RequestFrom(ctx).ID)
 	}
 }
 
@@ -112,7 +111,7 @@ func public(err *gqlerror.Error, code, message string, kv ...any) *gqlerror.Erro
 // internal error.
 func recoverPanic(logger *slog.Logger) graphql.RecoverFunc {
 	return func(ctx context.Context, v any) error {
-		logger.ErrorContext(ctx, "panic", "request_id", auth.RequestFrom(ctx).ID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		logger.ErrorContext(ctx, "panic", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 		return errPanicked
 	}
 }

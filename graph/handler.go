@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -25,6 +26,9 @@ type Options struct {
 	MaxQueryBytes int
 	// Logger receives internal errors and panics.
 	Logger *slog.Logger
+	// Extensions are used before any other, so that they see every
+	// request, those the limits refuse included.
+	Extensions []graphql.HandlerExtension
 }
 
 // NewHandler returns the GraphQL endpoint: POST, and GET for queries only.
@@ -37,6 +41,9 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	for _, ext := range opts.Extensions {
+		srv.Use(ext)
+	}
 	srv.Use(introspectionGate{enabled: opts.Introspection})
 	srv.Use(shapeLimits{maxBytes: opts.MaxQueryBytes, maxDepth: opts.MaxDepth, maxRootFields: opts.MaxRootFields})
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))

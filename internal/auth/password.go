@@ -77,6 +77,9 @@ type Hasher struct {
 	// dummy is the hash of a random password that VerifyUnknown checks
 	// against, so that it costs what Verify costs.
 	dummy phcHash
+	// obs learns how long each hash takes and which are shed; the Service
+	// that uses the Hasher sets it.
+	obs Observer
 }
 
 // NewHasher returns a Hasher that hashes with p and runs at most concurrency
@@ -91,7 +94,7 @@ func NewHasher(p HashParams, concurrency int, maxWait time.Duration) (*Hasher, e
 	if concurrency < 1 {
 		return nil, fmt.Errorf("password hash concurrency %d must be at least 1", concurrency)
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait, obs: nopObserver{}}
 	h.dummy = phcHash{params: p, salt: newSalt()}
 	h.dummy.key = h.dummy.derive(rand.Text(), argonKeyLen)
 	return h, nil
@@ -105,7 +108,7 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	ph.key = ph.derive(password, argonKeyLen)
+	ph.key = h.derive(ph, password, argonKeyLen)
 	return ph.String(), nil
 }
 
@@ -123,7 +126,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 		return false, false, err
 	}
 	defer h.release()
-	if subtle.ConstantTimeCompare(ph.derive(password, len(ph.key)), ph.key) != 1 {
+	if subtle.ConstantTimeCompare(h.derive(ph, password, len(ph.key)), ph.key) != 1 {
 		return false, false, nil
 	}
 	rehash := ph.params != h.params || len(ph.key) != argonKeyLen || len(ph.salt) != argonSaltLen
@@ -139,7 +142,7 @@ func (h *Hasher) VerifyUnknown(ctx context.Context, password string) error {
 		return err
 	}
 	defer h.release()
-	subtle.ConstantTimeCompare(h.dummy.derive(password, argonKeyLen), h.dummy.key)
+	subtle.ConstantTimeCompare(h.derive(h.dummy, password, argonKeyLen), h.dummy.key)
 	return nil
 }
 
@@ -166,11 +169,21 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-shed:
+		h.obs.ObserveThrottled(ThrottlePasswordHash)
 		return &RateLimitedError{RetryAfter: time.Second}
 	}
 }
 
 func (h *Hasher) release() { <-h.slots }
+
+// derive computes ph's key of password, and tells the observer how long it
+// took: the hash alone, not the wait for a slot.
+func (h *Hasher) derive(ph phcHash, password string, keyLen int) []byte {
+	start := time.Now()
+	key := ph.derive(password, keyLen)
+	h.obs.ObservePasswordHash(time.Since(start))
+	return key
+}
 
 func newSalt() []byte {
 	salt := make([]byte, argonSaltLen)

@@ -49,14 +49,21 @@ type Service struct {
 	throttle *throttler
 	clock    func() time.Time
 	logger   *slog.Logger
+	obs      Observer
 }
 
 // NewService returns a Service. clock is the time source; nil means time.Now.
-func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger) *Service {
+// obs learns the outcomes of logins and refreshes, throttled calls and the
+// hasher's timings; nil observes nothing.
+func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
-	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits), clock: clock, logger: logger}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	hasher.obs = obs
+	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs), clock: clock, logger: logger, obs: obs}
 }
 
 // now is the clock in UTC at the precision both databases keep, so that a
@@ -135,6 +142,12 @@ const maxPasswordLen = 256
 // or the password wrong. A throttled account or address is refused with a
 // *RateLimitedError before any password is hashed.
 func (s *Service) Login(ctx context.Context, email, password string) (*Tokens, error) {
+	out, err := s.login(ctx, email, password)
+	s.obs.ObserveLogin(loginOutcome(err))
+	return out, err
+}
+
+func (s *Service) login(ctx context.Context, email, password string) (*Tokens, error) {
 	email, err := NormalizeEmail(email)
 	if err != nil {
 		return nil, err
@@ -286,39 +299,36 @@ func (s *Service) refreshExpiry(created, now time.Time) time.Time {
 func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
 	ip, now := RequestFrom(ctx).ClientIP, s.now()
 	if err := s.throttle.checkFailures(kindRefresh, ip, now); err != nil {
+		s.obs.ObserveRefresh(RefreshRateLimited)
 		return nil, err
 	}
-	out, err := s.refresh(ctx, refresh, now)
+	out, grace, err := s.refresh(ctx, refresh, now)
 	if errors.Is(err, ErrInvalidRefreshToken) {
 		if terr := s.throttle.failed(ctx, kindRefresh, s.throttle.limits.RefreshAddress, ip, now); terr != nil {
+			s.obs.ObserveRefresh(RefreshError)
 			return nil, terr
 		}
 	}
+	s.obs.ObserveRefresh(refreshOutcome(err, grace))
 	return out, err
 }
 
-func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (*Tokens, error) {
+// refresh rotates the token; grace reports a spent token's successful
+// return within the reuse interval.
+func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (out *Tokens, grace bool, err error) {
 	if refresh == "" || len(refresh) > 256 {
-		return nil, ErrInvalidRefreshToken
+		return nil, false, ErrInvalidRefreshToken
 	}
 	hash := token.HashRefreshToken(refresh)
-	var (
-		out    *Tokens
-		reused bool
-	)
-	err := s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, err := tx.RefreshToken.Query().
-			Where(refreshtoken.TokenHash(hash)).
-			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
-			Only(ctx)
+	var reused bool
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		rt, sess, u, err := loadRefreshToken(ctx, tx, hash)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
 		if err != nil {
 			return fmt.Errorf("loading refresh token: %w", err)
 		}
-		sess := rt.Edges.Session
-		u := sess.Edges.User
 		if !now.Before(sess.ExpiresAt) {
 			return ErrInvalidRefreshToken
 		}
@@ -354,29 +364,34 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (*
 		if sess.RevokedAt != nil || u.Disabled {
 			return ErrInvalidRefreshToken
 		}
-		sess, err = tx.Session.UpdateOne(sess).
-			Where(session.RevokedAtIsNil()).
+		// Update, not UpdateOne: no read back of the row, whose new values
+		// are known.
+		expires := s.refreshExpiry(sess.CreatedAt, now)
+		n, err := tx.Session.Update().
+			Where(session.ID(sess.ID), session.RevokedAtIsNil()).
 			SetLastUsedAt(now).
-			SetExpiresAt(s.refreshExpiry(sess.CreatedAt, now)).
+			SetExpiresAt(expires).
 			Save(ctx)
-		if ent.IsNotFound(err) {
-			// Revoked since it was read.
-			return ErrInvalidRefreshToken
-		}
 		if err != nil {
 			return fmt.Errorf("extending session: %w", err)
 		}
+		if n == 0 {
+			// Revoked since it was read.
+			return ErrInvalidRefreshToken
+		}
+		sess.LastUsedAt, sess.ExpiresAt = now, expires
+		grace = spentAt != nil
 		out, err = s.issue(ctx, tx, u, sess, &rt.ID, now)
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if reused {
-		s.logger.WarnContext(ctx, "refresh token reused, session revoked", "request_id", RequestFrom(ctx).ID)
-		return nil, ErrRefreshTokenReused
+		s.logger.WarnContext(ctx, "refresh token reused, session revoked")
+		return nil, false, ErrRefreshTokenReused
 	}
-	return out, nil
+	return out, grace, nil
 }
 
 // withinReuseInterval reports whether a token spent at spentAt may still be

@@ -64,6 +64,7 @@ const (
 type throttler struct {
 	db     *ent.Client
 	limits Limits
+	obs    Observer
 
 	// blocked remembers, per key, until when a limit that counts only
 	// failures refuses: learned when this replica records a failure, so that
@@ -73,8 +74,8 @@ type throttler struct {
 	blocked map[string]time.Time
 }
 
-func newThrottler(db *ent.Client, limits Limits) *throttler {
-	return &throttler{db: db, limits: limits, blocked: map[string]time.Time{}}
+func newThrottler(db *ent.Client, limits Limits, obs Observer) *throttler {
+	return &throttler{db: db, limits: limits, obs: obs, blocked: map[string]time.Time{}}
 }
 
 // key is the stored id of a count: a hash, so no email or address is kept.
@@ -105,18 +106,29 @@ func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.T
 	if err != nil {
 		return fmt.Errorf("reading login throttles: %w", err)
 	}
-	var wait time.Duration
+	var (
+		wait  time.Duration
+		which Throttle
+	)
 	for _, r := range rows {
+		var (
+			w    time.Duration
+			kind Throttle
+		)
 		switch r.ID {
 		case acct:
-			wait = max(wait, t.limits.LoginAccount.wait(r.Count, r.LastAt, now))
+			w, kind = t.limits.LoginAccount.wait(r.Count, r.LastAt, now), ThrottleLoginAccount
 		case addr:
 			if ip != "" {
-				wait = max(wait, t.limits.LoginAddress.wait(r.Count, r.WindowStart, now))
+				w, kind = t.limits.LoginAddress.wait(r.Count, r.WindowStart, now), ThrottleLoginAddress
 			}
+		}
+		if w > wait {
+			wait, which = w, kind
 		}
 	}
 	if wait > 0 {
+		t.obs.ObserveThrottled(which)
 		return &RateLimitedError{RetryAfter: wait}
 	}
 	return nil
@@ -156,6 +168,7 @@ func (t *throttler) attempt(ctx context.Context, kind string, l Limit, ip string
 		return err
 	}
 	if n > l.Max {
+		t.obs.ObserveThrottled(Throttle(kind))
 		return &RateLimitedError{RetryAfter: time.UnixMilli(start).Add(l.Window).Sub(now)}
 	}
 	return nil
@@ -172,6 +185,7 @@ func (t *throttler) checkFailures(kind, ip string, now time.Time) error {
 	until, ok := t.blocked[k]
 	t.mu.Unlock()
 	if ok && now.Before(until) {
+		t.obs.ObserveThrottled(Throttle(kind))
 		return &RateLimitedError{RetryAfter: until.Sub(now)}
 	}
 	return nil
