@@ -18,8 +18,8 @@ func benchDatabases(b *testing.B, fn func(b *testing.B, uri string)) {
 
 // productionHashing is the environment with the default (OWASP) argon2id
 // parameters instead of the tests' cheap ones.
-func productionHashing(uri string) map[string]string {
-	env := testEnv(uri)
+func productionHashing(uri string, overrides ...string) map[string]string {
+	env := testEnv(uri, overrides...)
 	delete(env, "PASSWORD_HASH_MEMORY")
 	delete(env, "PASSWORD_HASH_ITERATIONS")
 	delete(env, "PASSWORD_HASH_CONCURRENCY")

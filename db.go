@@ -9,17 +9,27 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver: pure Go, no cgo
+	"go.opentelemetry.io/otel/trace"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 )
 
 // openDatabase opens the configured database and an Ent client over it.
-func openDatabase(cfg config.Database) (*sql.DB, *ent.Client, error) {
+// tp, unless nil, traces the database calls made within a span.
+func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
+	open := func(driverName, dsn string) (*sql.DB, error) {
+		if tp == nil {
+			return sql.Open(driverName, dsn)
+		}
+		system := map[string]string{"postgres": "postgresql", "sqlite": "sqlite"}[cfg.Dialect]
+		return telemetry.OpenDB(tp, driverName, dsn, system)
+	}
 	switch cfg.Dialect {
 	case "postgres":
-		db, err := sql.Open("pgx", cfg.URL)
+		db, err := open("pgx", cfg.URL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
@@ -27,7 +37,7 @@ func openDatabase(cfg config.Database) (*sql.DB, *ent.Client, error) {
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		db, err := open("sqlite", sqliteDSN(cfg.Path))
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}

@@ -322,18 +322,13 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 	hash := token.HashRefreshToken(refresh)
 	var reused bool
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, err := tx.RefreshToken.Query().
-			Where(refreshtoken.TokenHash(hash)).
-			WithSession(func(q *ent.SessionQuery) { q.WithUser() }).
-			Only(ctx)
+		rt, sess, u, err := loadRefreshToken(ctx, tx, hash)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
 		if err != nil {
 			return fmt.Errorf("loading refresh token: %w", err)
 		}
-		sess := rt.Edges.Session
-		u := sess.Edges.User
 		if !now.Before(sess.ExpiresAt) {
 			return ErrInvalidRefreshToken
 		}
@@ -369,18 +364,22 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		if sess.RevokedAt != nil || u.Disabled {
 			return ErrInvalidRefreshToken
 		}
-		sess, err = tx.Session.UpdateOne(sess).
-			Where(session.RevokedAtIsNil()).
+		// Update, not UpdateOne: no read back of the row, whose new values
+		// are known.
+		expires := s.refreshExpiry(sess.CreatedAt, now)
+		n, err := tx.Session.Update().
+			Where(session.ID(sess.ID), session.RevokedAtIsNil()).
 			SetLastUsedAt(now).
-			SetExpiresAt(s.refreshExpiry(sess.CreatedAt, now)).
+			SetExpiresAt(expires).
 			Save(ctx)
-		if ent.IsNotFound(err) {
-			// Revoked since it was read.
-			return ErrInvalidRefreshToken
-		}
 		if err != nil {
 			return fmt.Errorf("extending session: %w", err)
 		}
+		if n == 0 {
+			// Revoked since it was read.
+			return ErrInvalidRefreshToken
+		}
+		sess.LastUsedAt, sess.ExpiresAt = now, expires
 		grace = spentAt != nil
 		out, err = s.issue(ctx, tx, u, sess, &rt.ID, now)
 		return err
@@ -520,14 +519,7 @@ func (s *Service) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.db.Session.Query().
-		Where(session.UserID(p.User.ID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
-		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing sessions: %w", err)
-	}
-	return list, nil
+	return s.liveSessions(ctx, p.User.ID)
 }
 
 // User returns any user by id, or nil when there is none; the schema lets

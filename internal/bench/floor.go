@@ -1,0 +1,344 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/token"
+)
+
+// Floors are the operations whose floors Floor measures.
+var Floors = []string{"me", "login", "refresh"}
+
+// FloorLogin measures the raw argon2id rate at the service's parameters:
+// workers goroutines hash for d, at most cfg.PasswordHash.Concurrency at
+// once as in the service. It is login's floor: a login is one such hash and
+// a little more.
+func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
+	p := cfg.PasswordHash
+	hasher, err := auth.NewHasher(auth.HashParams{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0)
+	if err != nil {
+		return nil, err
+	}
+	password := "bench " + rand.Text()
+	res := drive(ctx, workers, d, progress, every, newMemorySampler(0), func(ctx context.Context, _ int) (string, error) {
+		_, err := hasher.Hash(ctx, password)
+		return "argon2id", err
+	})
+	res.Scenario, res.Target = "login floor", fmt.Sprintf("argon2id m=%d t=%d p=%d, %d at once", p.Memory, p.Iterations, p.Parallelism, p.Concurrency)
+	return res, nil
+}
+
+// FloorRefresh measures the raw rotation transaction on the service's
+// database: spend a refresh token with a conditional update, extend its
+// session, store its successor, commit; workers goroutines, each rotating a
+// session of its own, for d, through a pool sized as the service's.
+func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
+	db, client, err := Open(cfg.Database)
+	if err != nil {
+		return nil, err
+	}
+	defer client.Close()
+	if err := client.Schema.Create(ctx); err != nil {
+		return nil, fmt.Errorf("migrating: %w", err)
+	}
+	u, err := createUser(ctx, client)
+	if err != nil {
+		return nil, err
+	}
+	hashes := make([][]byte, workers)
+	for i := range hashes {
+		if _, hashes[i], err = createSession(ctx, client, u); err != nil {
+			return nil, err
+		}
+	}
+	rot := newRotation(db, cfg.Database.Dialect, cfg.RefreshTokenTTL)
+	res := drive(ctx, workers, d, progress, every, newMemorySampler(0), func(ctx context.Context, w int) (string, error) {
+		next, err := rot.rotate(ctx, hashes[w])
+		if err != nil {
+			return "rotation", err
+		}
+		hashes[w] = next
+		return "rotation", nil
+	})
+	res.Scenario, res.Target = "refresh floor", "rotation transaction on "+cfg.Database.Dialect
+	return res, nil
+}
+
+// rotation is a refresh-token rotation in plain SQL, the least a rotation
+// can do: three statements and a commit.
+type rotation struct {
+	db                    *sql.DB
+	spend, extend, insert string
+	ttl                   time.Duration
+}
+
+func newRotation(db *sql.DB, dialect string, ttl time.Duration) *rotation {
+	return &rotation{
+		db:     db,
+		spend:  rebind(dialect, `UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL RETURNING id, session_id`),
+		extend: rebind(dialect, `UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL`),
+		insert: rebind(dialect, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES (?, ?, ?, ?, ?)`),
+		ttl:    ttl,
+	}
+}
+
+// rotate spends the token with hash and returns its successor's hash.
+func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err error) {
+	tx, err := r.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	var id, sessionID uuid.UUID
+	if err := tx.QueryRowContext(ctx, r.spend, now, hash).Scan(&id, &sessionID); err != nil {
+		return nil, fmt.Errorf("spending: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, r.extend, now, now.Add(r.ttl), sessionID); err != nil {
+		return nil, fmt.Errorf("extending: %w", err)
+	}
+	_, next, err = token.NewRefreshToken()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, r.insert, uuid.New(), next, id, now, sessionID); err != nil {
+		return nil, fmt.Errorf("storing: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, err
+	}
+	return next, nil
+}
+
+// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
+func rebind(dialect, query string) string {
+	if dialect != "postgres" {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range query {
+		if r == '?' {
+			n++
+			fmt.Fprintf(&b, "$%d", n)
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// FloorServer serves me's floor on ln until ctx ends: a bare net/http
+// handler that verifies the access token as the service does, with the
+// service's keys, and reads the user's row. Before serving it writes one
+// line to out, "floor ADDR TOKEN", with an access token of a user it
+// creates, for the me scenario to send.
+func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io.Writer) error {
+	db, client, err := Open(cfg.Database)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	if err := client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrating: %w", err)
+	}
+	issuer, err := Issuer(ctx, cfg, client)
+	if err != nil {
+		return err
+	}
+	u, err := createUser(ctx, client)
+	if err != nil {
+		return err
+	}
+	sid, _, err := createSession(ctx, client, u)
+	if err != nil {
+		return err
+	}
+	tok, _, err := issuer.Issue(u.ID.String(), sid.String(), u.Email, u.Roles)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: MeFloorHandler(issuer, db, cfg.Database.Dialect), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if _, err := fmt.Fprintf(out, "floor %s %s\n", ln.Addr(), tok); err != nil {
+		return err
+	}
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// MeFloorHandler answers any request as me would, with the least work: it
+// reads the body, verifies the Bearer token with issuer and reads the
+// token's user from db in one query.
+func MeFloorHandler(issuer *token.Issuer, db *sql.DB, dialect string) http.Handler {
+	query := rebind(dialect, `SELECT id, email FROM users WHERE id = ?`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1<<20))
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
+		claims, err := issuer.Parse(tok)
+		if err != nil {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
+		uid, err := uuid.Parse(claims.Subject)
+		if err != nil {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
+		var me struct {
+			ID    uuid.UUID `json:"id"`
+			Email string    `json:"email"`
+		}
+		if err := db.QueryRowContext(r.Context(), query, uid).Scan(&me.ID, &me.Email); err != nil {
+			http.Error(w, "user not found", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"me": me}})
+	})
+}
+
+// Issuer returns a token issuer with a key of the kind the service signs
+// with under cfg: the shared secret of JWT_SECRET_KEY, the PEM private key,
+// or else the keys held in the database.
+func Issuer(ctx context.Context, cfg config.Config, client *ent.Client) (*token.Issuer, error) {
+	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL, ClaimsNamespace: cfg.JWTClaimsNamespace}
+	switch {
+	case cfg.JWTSecretKey != "":
+		return token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
+	case cfg.PrivateKeySet():
+		data := []byte(cfg.JWTPrivateKey.Reveal())
+		if cfg.JWTPrivateKeyFile != "" {
+			var err error
+			if data, err = os.ReadFile(cfg.JWTPrivateKeyFile); err != nil {
+				return nil, err
+			}
+		}
+		key, err := token.ParsePrivatePEM(data)
+		if err != nil {
+			return nil, err
+		}
+		return token.NewIssuer(opts, key)
+	}
+	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
+	if err != nil {
+		return nil, err
+	}
+	if err := ks.Prepare(ctx, time.Now()); err != nil {
+		return nil, err
+	}
+	signing, verify, err := ks.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return token.NewIssuer(opts, signing, verify...)
+}
+
+// createUser stores a user for a floor to work on.
+func createUser(ctx context.Context, client *ent.Client) (*ent.User, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	u, err := client.User.Create().
+		SetEmail("floor-" + strings.ToLower(rand.Text()[:10]) + "@example.com").
+		SetPasswordHash("$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").
+		SetRoles([]string{auth.RoleUser}).
+		SetCreatedAt(now).
+		SetUpdatedAt(now).
+		Save(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("creating user: %w", err)
+	}
+	return u, nil
+}
+
+// createSession stores a session of u with one refresh token and returns
+// the session's id and the token's hash.
+func createSession(ctx context.Context, client *ent.Client, u *ent.User) (uuid.UUID, []byte, error) {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	s, err := client.Session.Create().
+		SetUserID(u.ID).
+		SetCreatedAt(now).
+		SetLastUsedAt(now).
+		SetExpiresAt(now.Add(time.Hour)).
+		Save(ctx)
+	if err != nil {
+		return uuid.Nil, nil, fmt.Errorf("creating session: %w", err)
+	}
+	_, hash, err := token.NewRefreshToken()
+	if err != nil {
+		return uuid.Nil, nil, err
+	}
+	if err := client.RefreshToken.Create().SetSessionID(s.ID).SetTokenHash(hash).SetCreatedAt(now).Exec(ctx); err != nil {
+		return uuid.Nil, nil, fmt.Errorf("creating refresh token: %w", err)
+	}
+	return s.ID, hash, nil
+}
+
+// Open opens the database of cfg with the pool the service gives it: one
+// connection for SQLite, cfg.MaxConns for PostgreSQL.
+func Open(cfg config.Database) (*sql.DB, *ent.Client, error) {
+	switch cfg.Dialect {
+	case "postgres":
+		db, err := sql.Open("pgx", cfg.URL)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
+		}
+		db.SetMaxOpenConns(cfg.MaxConns)
+		db.SetMaxIdleConns(cfg.MaxConns)
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
+	case "sqlite":
+		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
+		}
+		db.SetMaxOpenConns(1)
+		db.SetMaxIdleConns(1)
+		db.SetConnMaxLifetime(0)
+		db.SetConnMaxIdleTime(0)
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
+	}
+	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
+}
+
+// sqliteDSN is the data source the service opens path with: foreign keys
+// on and, for a file, write-ahead logging.
+func sqliteDSN(path string) string {
+	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	if path == ":memory:" {
+		return "file::memory:?" + params
+	}
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
+		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}

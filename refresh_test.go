@@ -1,0 +1,42 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// TestRefreshPayloadUser checks that the user a refresh returns, which the
+// rotation reads in one joined query with the token and its session, is
+// the user as me reads it, every field included, and that the session's
+// expiry moves on with each rotation.
+func TestRefreshPayloadUser(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		s := startServer(t, testEnv(uri))
+		name := "Ada Lovelace"
+		r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": uniqueEmail(t, "joined"), "password": testPassword, "displayName": name}})
+		var reg payload
+		r.field(t, "register", &reg)
+
+		var me userData
+		s.post(t, reg.AccessToken, meDoc, nil).field(t, "me", &me)
+		if me.DisplayName == nil || *me.DisplayName != name || me.LastLoginAt == nil {
+			t.Fatalf("me = %+v, want the display name and a last login", me)
+		}
+
+		tok, prev := reg.RefreshToken, reg.RefreshExpiresAt
+		for i := range 2 {
+			var p payload
+			s.refresh(t, tok).field(t, "refreshToken", &p)
+			if diff := cmp.Diff(me, p.User); diff != "" {
+				t.Errorf("refresh %d: user (-me +refresh):\n%s", i, diff)
+			}
+			if p.RefreshExpiresAt.Before(prev) {
+				t.Errorf("refresh %d: refreshExpiresAt = %v, want no earlier than %v", i, p.RefreshExpiresAt, prev)
+			}
+			tok, prev = p.RefreshToken, p.RefreshExpiresAt
+		}
+	})
+}
