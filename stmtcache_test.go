@@ -10,7 +10,7 @@ import (
 // run through one cached statement each, that a statement whose rows are
 // still open is not reused under them, and that DDL is not cached.
 func TestStmtCache(t *testing.T) {
-	db, client, err := openDatabase(config.Database{Dialect: "sqlite", Path: ":memory:"})
+	db, client, err := openDatabase(config.Database{Dialect: "sqlite", Path: ":memory:"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
