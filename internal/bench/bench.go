@@ -189,10 +189,9 @@ type Result struct {
 	// Stats are of every request of the run; Operations break them down
 	// by GraphQL operation when the scenario mixes several.
 	Stats
-	Operations []Stats  `json:"operations,omitempty"`
-	Memory     *Memory  `json:"memory,omitempty"`
-	GoMaxProcs int      `json:"gomaxprocs"`
-	Notes      []string `json:"notes,omitempty"`
+	Operations []Stats `json:"operations,omitempty"`
+	Memory     *Memory `json:"memory,omitempty"`
+	GoMaxProcs int     `json:"gomaxprocs"`
 }
 
 // Stats are the figures of a set of requests.

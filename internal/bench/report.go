@@ -47,8 +47,5 @@ func WriteText(w io.Writer, r *Result) error {
 	if m := r.Memory; m != nil {
 		fmt.Fprintf(w, "memory of process %d: %.1f MiB before, %.1f MiB during the load (median), %.1f MiB at most\n", m.PID, m.IdleMiB, m.LoadMiB, m.PeakMiB)
 	}
-	for _, n := range r.Notes {
-		fmt.Fprintln(w, n)
-	}
 	return nil
 }
