@@ -3,34 +3,47 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
-	_ "modernc.org/sqlite"             // registers the "sqlite" driver: pure Go, no cgo
+	"github.com/jackc/pgx/v5/stdlib"
+	"go.opentelemetry.io/otel/trace"
+	"modernc.org/sqlite" // pure Go, no cgo
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/telemetry"
 )
 
 // openDatabase opens the configured database and an Ent client over it.
-func openDatabase(cfg config.Database) (*sql.DB, *ent.Client, error) {
+// tp, unless nil, traces the database calls made within a span.
+func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
+	open := func(connector driver.Connector) *sql.DB {
+		if tp == nil {
+			return sql.OpenDB(connector)
+		}
+		system := map[string]string{"postgres": "postgresql", "sqlite": "sqlite"}[cfg.Dialect]
+		return telemetry.OpenDB(tp, connector, system)
+	}
 	switch cfg.Dialect {
 	case "postgres":
-		db, err := sql.Open("pgx", cfg.URL)
+		connector, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(cfg.URL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
+		db := open(connector)
 		db.SetMaxOpenConns(cfg.MaxConns)
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		connector, err := sqlite.NewConnector(sqliteDSN(cfg.Path))
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
+		db := open(stmtCache{connector})
 		// One connection: SQLite serializes writers anyway, and with one
 		// connection transactions queue instead of failing as busy, and an
 		// in-memory database lives as long as the process.

@@ -276,7 +276,7 @@ func TestEntitiesBatched(t *testing.T) {
 			t.Fatal(err)
 		}
 		logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-		db, plain, err := openDatabase(cfg.Database)
+		db, plain, err := openDatabase(cfg.Database, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,7 +297,7 @@ func TestEntitiesBatched(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db, metrics))
+		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db, metrics, nil))
 		t.Cleanup(srv.Close)
 		s := &testServer{URL: srv.URL}
 

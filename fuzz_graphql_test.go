@@ -38,7 +38,7 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	}
 	logs := &tailBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, client, err := openDatabase(cfg.Database)
+	db, client, err := openDatabase(cfg.Database, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +50,7 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db, metrics), logs: logs}
+	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db, metrics, nil), logs: logs}
 	body, _ := json.Marshal(map[string]any{"query": registerDoc, "variables": map[string]any{
 		"input": map[string]any{"email": "fuzz@example.com", "password": testPassword},
 	}})

@@ -20,7 +20,7 @@ func openTestDatabase(t *testing.T, uri string) *ent.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, client, err := openDatabase(cfg.Database)
+	_, client, err := openDatabase(cfg.Database, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

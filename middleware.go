@@ -14,6 +14,11 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/telemetry"
@@ -247,15 +252,32 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 	})
 }
 
-// accessLog writes one line per request once it is served. The line has the
-// path but never the query string, which may carry a GraphQL document and
-// its variables (GET /query?query=...&variables=...). Probes and metrics
-// scrapes, which come every few seconds, are logged at debug level.
-func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+// accessLog writes one line per request once it is served and, unless
+// tracer is nil, serves it in a server span, the child of the caller's span
+// when a W3C traceparent header names one. The line has the path but never
+// the query string, which may carry a GraphQL document and its variables
+// (GET /query?query=...&variables=...). Probes and metrics scrapes, which
+// come every few seconds, are logged at debug level.
+func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http.Handler {
+	propagator := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, operation := telemetry.WithOperationSlot(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
+		if tracer != nil {
+			var span trace.Span
+			ctx, span = tracer.Start(propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)), spanName(r),
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+			defer func() {
+				status := rec.code()
+				span.SetAttributes(attribute.Int("http.response.status_code", status))
+				if status >= http.StatusInternalServerError {
+					span.SetStatus(codes.Error, http.StatusText(status))
+				}
+				span.End()
+			}()
+		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		level := slog.LevelInfo
 		switch r.URL.Path {
@@ -278,6 +300,16 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 		}
 		logger.LogAttrs(ctx, level, "request", attrs...)
 	})
+}
+
+// spanName names a request's span by its method and, for the service's own
+// paths, the path: a bounded set of names.
+func spanName(r *http.Request) string {
+	switch r.URL.Path {
+	case "/query", "/graphql", "/", "/.well-known/jwks.json", "/healthz", "/readyz", "/metrics":
+		return r.Method + " " + r.URL.Path
+	}
+	return r.Method
 }
 
 // statusRecorder remembers the status and size of a response.

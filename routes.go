@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/graph"
 	"github.com/latchkey/latchkey/internal/auth"
@@ -20,8 +21,9 @@ import (
 
 // NewServer returns the service's HTTP handler: the GraphQL endpoint, the
 // playground, the JWKS, the probes and the metrics, behind the middleware
-// every response passes through. metrics also records GraphQL requests.
-func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics) http.Handler {
+// every response passes through. metrics also records GraphQL requests;
+// tp, unless nil, traces each request and GraphQL operation.
+func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics, tp trace.TracerProvider) http.Handler {
 	gql := guardGraphQL(cfg.MaxBodyBytes, cfg.RequestTimeout, graph.NewHandler(svc, graph.Options{
 		Introspection: cfg.Introspection,
 		MaxComplexity: cfg.MaxComplexity,
@@ -29,7 +31,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		MaxRootFields: cfg.MaxRootFields,
 		MaxQueryBytes: cfg.MaxQueryBytes,
 		Logger:        logger,
-		Extensions:    []graphql.HandlerExtension{telemetry.NewGraphQL(metrics)},
+		Extensions:    []graphql.HandlerExtension{telemetry.NewGraphQL(metrics, tp)},
 	}))
 	mux := http.NewServeMux()
 	for _, path := range []string{"/query", "/graphql"} {
@@ -62,7 +64,11 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 
 	h := recoverer(logger, mux)
 	h = cors(cfg, h)
-	h = accessLog(logger, h)
+	var tracer trace.Tracer
+	if tp != nil {
+		tracer = tp.Tracer("github.com/latchkey/latchkey")
+	}
+	h = accessLog(logger, tracer, h)
 	return requestContext(cfg.TrustedProxies, h)
 }
 

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
@@ -79,7 +81,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})))
 
-	db, client, err := openDatabase(cfg.Database)
+	sdkTP, err := telemetry.NewTracerProvider(ctx, cfg.Tracing)
+	if err != nil {
+		return err
+	}
+	var tp trace.TracerProvider // nil: not tracing
+	if sdkTP != nil {
+		tp = sdkTP
+		defer func() {
+			// Export the last spans, giving up on a collector that is down.
+			flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := sdkTP.Shutdown(flushCtx); err != nil {
+				logger.Warn("exporting the last spans", "error", err)
+			}
+		}()
+	}
+
+	db, client, err := openDatabase(cfg.Database, tp)
 	if err != nil {
 		return err
 	}
@@ -96,12 +115,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 		return keysCommand(ctx, args[min(len(args), 2):], cfg, client, stdout)
 	}
-	return serve(ctx, cfg, db, client, logger)
+	return serve(ctx, cfg, db, client, logger, tp)
 }
 
 // serve answers HTTP until ctx ends, then shuts down gracefully. It listens
 // before the database is ready, so that /healthz answers while it migrates.
-func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Client, logger *slog.Logger) error {
+// tp, unless nil, traces the requests.
+func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Client, logger *slog.Logger, tp trace.TracerProvider) error {
 	logger.Info("starting", "config", cfg)
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
@@ -132,7 +152,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err != nil {
 			return err
 		}
-		h := NewServer(cfg, logger, svc, keys.issuer, db, metrics)
+		h := NewServer(cfg, logger, svc, keys.issuer, db, metrics, tp)
 		current.Store(&h)
 		logger.Info("ready")
 		go purgeEnded(ctx, svc, logger)

@@ -26,7 +26,7 @@ func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, _, err := openDatabase(cfg.Database)
+	db, _, err := openDatabase(cfg.Database, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

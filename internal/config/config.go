@@ -68,6 +68,24 @@
 //	                           client address (rate limits: "0" turns off)
 //	SHUTDOWN_TIMEOUT           graceful-shutdown deadline, > 0                20s
 //
+// OpenTelemetry tracing, with the standard OTel names; tracing is off, with
+// no exporter, unless an endpoint is set:
+//
+//	OTEL_EXPORTER_OTLP_TRACES_ENDPOINT  OTLP/HTTP traces URL, used as is         none
+//	OTEL_EXPORTER_OTLP_ENDPOINT         OTLP/HTTP base URL; traces go to         none
+//	                                    its /v1/traces
+//	OTEL_EXPORTER_OTLP_HEADERS          key=value,... sent with each export      none
+//	                                    (_TRACES_HEADERS wins); secret
+//	OTEL_EXPORTER_OTLP_PROTOCOL         http/protobuf only (_TRACES_ wins)       http/protobuf
+//	OTEL_SERVICE_NAME                   service.name of the spans                latchkey
+//	OTEL_RESOURCE_ATTRIBUTES            key=value,... resource attributes        none
+//	OTEL_TRACES_SAMPLER                 always_on, always_off, traceidratio,     parentbased_always_on
+//	                                    parentbased_always_on, _always_off,
+//	                                    parentbased_traceidratio
+//	OTEL_TRACES_SAMPLER_ARG             ratio of the *traceidratio samplers      1
+//	OTEL_TRACES_EXPORTER                otlp, or none to turn tracing off        otlp
+//	OTEL_SDK_DISABLED                   true turns tracing off                   false
+//
 // Durations are Go durations (time.ParseDuration): 90s, 15m, 720h.
 package config
 
@@ -79,6 +97,7 @@ import (
 	"net/netip"
 	"net/url"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,7 +139,39 @@ type Config struct {
 	RequestTimeout       time.Duration  // REQUEST_TIMEOUT
 	Throttle             Throttle       // LOGIN_* and RATE_LIMIT_*
 	ShutdownTimeout      time.Duration  // SHUTDOWN_TIMEOUT
+	Tracing              Tracing        // OTEL_*
 }
+
+// Tracing configures OpenTelemetry tracing over OTLP/HTTP.
+type Tracing struct {
+	// Endpoint is the URL spans are exported to; "" turns tracing off.
+	Endpoint string
+	// Headers go with each export; their values may be credentials.
+	Headers map[string]Secret
+	// ServiceName is the spans' service.name.
+	ServiceName string
+	// ResourceAttributes describe the service further.
+	ResourceAttributes map[string]string
+	// Sampler is an OTEL_TRACES_SAMPLER name; SamplerArg the ratio of the
+	// traceidratio samplers.
+	Sampler    string
+	SamplerArg float64
+}
+
+// Enabled reports whether spans are recorded and exported.
+func (t Tracing) Enabled() bool { return t.Endpoint != "" }
+
+// String describes the settings without header values or a password in
+// the endpoint, so that printing a Config with fmt reveals neither.
+func (t Tracing) String() string {
+	if !t.Enabled() {
+		return "tracing off"
+	}
+	return fmt.Sprintf("tracing to %s as %s, sampler %s %g", redactURL(t.Endpoint), t.ServiceName, t.Sampler, t.SamplerArg)
+}
+
+// GoString is String, so that %#v hides the secrets too.
+func (t Tracing) GoString() string { return t.String() }
 
 // Database says which database to use and where it is.
 type Database struct {
@@ -271,6 +322,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.MaxRootFields = e.int("MAX_ROOT_FIELDS", defaultMaxRootFields)
 	c.RequestTimeout = e.duration("REQUEST_TIMEOUT", defaultRequestTimeout)
 	c.PasswordHash.MaxWait = e.duration("PASSWORD_HASH_MAX_WAIT", defaultHashMaxWait)
+	c.Tracing = e.tracing()
 	c.Throttle = Throttle{
 		LoginMaxFailures: e.int("LOGIN_MAX_FAILURES", defaultLoginMaxFailures),
 		LoginLockout:     e.duration("LOGIN_LOCKOUT", defaultLoginLockout),
@@ -437,6 +489,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("max_root_fields", c.MaxRootFields),
 		slog.String("request_timeout", c.RequestTimeout.String()),
 		slog.String("password_hash_max_wait", c.PasswordHash.MaxWait.String()),
+		slog.Any("tracing", c.Tracing),
 		slog.Group("throttle",
 			slog.Int("login_max_failures", c.Throttle.LoginMaxFailures),
 			slog.String("login_lockout", c.Throttle.LoginLockout.String()),
@@ -446,6 +499,28 @@ func (c Config) LogValue() slog.Value {
 			slog.String("refresh", c.Throttle.Refresh.String()),
 			slog.String("validate", c.Throttle.Validate.String()),
 		),
+	)
+}
+
+// LogValue returns the tracing settings as a group: header names, never
+// their values.
+func (t Tracing) LogValue() slog.Value {
+	if !t.Enabled() {
+		return slog.GroupValue(slog.Bool("enabled", false))
+	}
+	headers := make([]string, 0, len(t.Headers))
+	for k := range t.Headers {
+		headers = append(headers, k)
+	}
+	slices.Sort(headers)
+	return slog.GroupValue(
+		slog.Bool("enabled", true),
+		slog.String("endpoint", redactURL(t.Endpoint)),
+		slog.Any("headers", headers),
+		slog.String("service_name", t.ServiceName),
+		slog.Any("resource_attributes", t.ResourceAttributes),
+		slog.String("sampler", t.Sampler),
+		slog.Float64("sampler_arg", t.SamplerArg),
 	)
 }
 
@@ -768,4 +843,105 @@ func (e *env) rateLimit(name string, def RateLimit) RateLimit {
 		return def
 	}
 	return RateLimit{Max: max, Window: window}
+}
+
+// Tracing defaults and the settings this service supports.
+const (
+	defaultServiceName = "latchkey"
+	defaultSampler     = "parentbased_always_on"
+	otlpHTTPProtobuf   = "http/protobuf"
+)
+
+// tracing reads the standard OpenTelemetry variables.
+func (e *env) tracing() Tracing {
+	t := Tracing{
+		ServiceName: e.string("OTEL_SERVICE_NAME", defaultServiceName),
+		Sampler:     strings.ToLower(e.string("OTEL_TRACES_SAMPLER", defaultSampler)),
+		SamplerArg:  1,
+	}
+	// Every variable is read, whichever wins, so that each is checked.
+	samplerArg := e.lookup("OTEL_TRACES_SAMPLER_ARG")
+	name := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+	endpoint, base := e.lookup(name), e.lookup("OTEL_EXPORTER_OTLP_ENDPOINT")
+	if endpoint == "" && base != "" {
+		name, endpoint = "OTEL_EXPORTER_OTLP_ENDPOINT", strings.TrimSuffix(base, "/")+"/v1/traces"
+	}
+	off := e.bool("OTEL_SDK_DISABLED", false)
+	switch exporter := strings.ToLower(e.string("OTEL_TRACES_EXPORTER", "otlp")); exporter {
+	case "otlp":
+	case "none":
+		off = true
+	default:
+		e.errorf("OTEL_TRACES_EXPORTER", "%q is not supported (want otlp or none)", exporter)
+	}
+	protocolName := "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
+	protocol, baseProtocol := e.lookup(protocolName), e.string("OTEL_EXPORTER_OTLP_PROTOCOL", otlpHTTPProtobuf)
+	if protocol == "" {
+		protocolName, protocol = "OTEL_EXPORTER_OTLP_PROTOCOL", baseProtocol
+	}
+	if protocol != otlpHTTPProtobuf {
+		e.errorf(protocolName, "%q is not supported (want %s)", protocol, otlpHTTPProtobuf)
+	}
+	switch t.Sampler {
+	case "always_on", "always_off", "parentbased_always_on", "parentbased_always_off":
+	case "traceidratio", "parentbased_traceidratio":
+		if v := samplerArg; v != "" {
+			r, err := strconv.ParseFloat(v, 64)
+			if err != nil || r < 0 || r > 1 {
+				e.errorf("OTEL_TRACES_SAMPLER_ARG", "%q is not a ratio from 0 to 1", v)
+			} else {
+				t.SamplerArg = r
+			}
+		}
+	default:
+		e.errorf("OTEL_TRACES_SAMPLER", "%q is not a sampler (want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio)", t.Sampler)
+		t.Sampler = defaultSampler
+	}
+	attrs, ok := e.pairs("OTEL_RESOURCE_ATTRIBUTES")
+	if ok {
+		t.ResourceAttributes = attrs
+	}
+	headersName := "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
+	if e.lookup(headersName) == "" {
+		headersName = "OTEL_EXPORTER_OTLP_HEADERS"
+	}
+	if headers, ok := e.pairs(headersName); ok && len(headers) > 0 {
+		t.Headers = make(map[string]Secret, len(headers))
+		for k, v := range headers {
+			t.Headers[k] = Secret(v)
+		}
+	}
+	if endpoint == "" || off {
+		return t
+	}
+	// The URL may carry credentials: it is never echoed.
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		e.errorf(name, "not an http:// or https:// URL; the value is not shown, as it may hold credentials")
+		return t
+	}
+	t.Endpoint = endpoint
+	return t
+}
+
+// pairs reads key=value pairs separated by commas, values percent-decoded,
+// as the OpenTelemetry variables write them. Values are never echoed: they
+// may be credentials.
+func (e *env) pairs(name string) (map[string]string, bool) {
+	items := e.list(name)
+	if len(items) == 0 {
+		return nil, true
+	}
+	out := make(map[string]string, len(items))
+	for _, item := range items {
+		k, v, found := strings.Cut(item, "=")
+		k = strings.TrimSpace(k)
+		value, err := url.PathUnescape(strings.TrimSpace(v))
+		if !found || k == "" || err != nil {
+			e.errorf(name, "not a list of key=value pairs separated by commas; the value is not shown, as it may hold credentials")
+			return nil, false
+		}
+		out[k] = value
+	}
+	return out, true
 }

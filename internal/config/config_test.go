@@ -56,6 +56,7 @@ func defaults() Config {
 		MaxRootFields:          20,
 		RequestTimeout:         15 * time.Second,
 		JWTKeysRefreshInterval: time.Minute,
+		Tracing:                Tracing{ServiceName: "latchkey", Sampler: "parentbased_always_on", SamplerArg: 1},
 		Throttle: Throttle{
 			LoginMaxFailures: 10,
 			LoginLockout:     30 * time.Second,
@@ -242,6 +243,32 @@ func TestLoad(t *testing.T) {
 		}, want: func(c *Config) {
 			c.PasswordHash = PasswordHash{Memory: 64, Iterations: 1, Parallelism: 8, Concurrency: 4, MaxWait: 2 * time.Second}
 		}},
+		{name: "OTEL_EXPORTER_OTLP_ENDPOINT", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
+			"OTEL_SERVICE_NAME":           "auth",
+			"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment=prod, service.namespace=shop%20one",
+			"OTEL_EXPORTER_OTLP_HEADERS":  "api-key=k%3D1,x-tenant=a",
+			"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
+			"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+		}, want: func(c *Config) {
+			c.Tracing = Tracing{
+				Endpoint:           "http://collector:4318/v1/traces",
+				Headers:            map[string]Secret{"api-key": "k=1", "x-tenant": "a"},
+				ServiceName:        "auth",
+				ResourceAttributes: map[string]string{"deployment.environment": "prod", "service.namespace": "shop one"},
+				Sampler:            "parentbased_traceidratio",
+				SamplerArg:         0.25,
+			}
+		}},
+		{name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT wins, as is", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT":        "http://collector:4318",
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example.com/otlp",
+			"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/protobuf",
+		}, want: func(c *Config) {
+			c.Tracing.Endpoint = "https://traces.example.com/otlp"
+		}},
+		{name: "OTEL_SDK_DISABLED", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, want: func(c *Config) {}},
+		{name: "OTEL_TRACES_EXPORTER none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, want: func(c *Config) {}},
 		{name: "request limits", env: map[string]string{"MAX_BODY_BYTES": "1024", "MAX_QUERY_COMPLEXITY": "1"}, want: func(c *Config) {
 			c.MaxBodyBytes = 1024
 			c.MaxComplexity = 1
@@ -312,6 +339,14 @@ func TestLoadErrors(t *testing.T) {
 		{name: "MAX_BODY_BYTES small", env: map[string]string{"MAX_BODY_BYTES": "1023"}, want: []string{"MAX_BODY_BYTES"}},
 		{name: "MAX_BODY_BYTES unit", env: map[string]string{"MAX_BODY_BYTES": "1MiB"}, want: []string{"MAX_BODY_BYTES"}},
 		{name: "MAX_QUERY_COMPLEXITY zero", env: map[string]string{"MAX_QUERY_COMPLEXITY": "0"}, want: []string{"MAX_QUERY_COMPLEXITY"}},
+		{name: "OTEL_EXPORTER_OTLP_ENDPOINT no scheme", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, want: []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT grpc scheme", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://collector:4317"}, want: []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}},
+		{name: "OTEL_EXPORTER_OTLP_PROTOCOL grpc", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, want: []string{"OTEL_EXPORTER_OTLP_PROTOCOL"}},
+		{name: "OTEL_TRACES_SAMPLER unknown", env: map[string]string{"OTEL_TRACES_SAMPLER": "sometimes"}, want: []string{"OTEL_TRACES_SAMPLER"}},
+		{name: "OTEL_TRACES_SAMPLER_ARG above 1", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, want: []string{"OTEL_TRACES_SAMPLER_ARG"}},
+		{name: "OTEL_TRACES_EXPORTER jaeger", env: map[string]string{"OTEL_TRACES_EXPORTER": "jaeger"}, want: []string{"OTEL_TRACES_EXPORTER"}},
+		{name: "OTEL_EXPORTER_OTLP_HEADERS without =", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "token"}, want: []string{"OTEL_EXPORTER_OTLP_HEADERS"}},
+		{name: "OTEL_RESOURCE_ATTRIBUTES bad escape", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "a=%zz"}, want: []string{"OTEL_RESOURCE_ATTRIBUTES"}},
 		{name: "production without secret", env: map[string]string{"DEBUG": "false"}, want: []string{"JWT_SECRET_KEY"}},
 		{name: "secret and private key", env: map[string]string{"JWT_SECRET_KEY": secret32, "JWT_PRIVATE_KEY": "pem"}, want: []string{"JWT_PRIVATE_KEY"}},
 		{name: "private key and its file", env: map[string]string{"JWT_PRIVATE_KEY": "pem", "JWT_PRIVATE_KEY_FILE": "/k.pem"}, want: []string{"JWT_PRIVATE_KEY"}},
@@ -431,6 +466,16 @@ func TestSecretsHidden(t *testing.T) {
 		}},
 		{name: "password in scheme position", env: map[string]string{
 			"DATABASE_URI": "app:" + dbPassword + "@db://x",
+		}},
+		{name: "tracing credentials", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://user:" + dbPassword + "@collector/v1/traces",
+			"OTEL_EXPORTER_OTLP_HEADERS":         "authorization=Bearer%20" + jwtSecret,
+		}},
+		{name: "bad tracing headers", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_HEADERS": "authorization " + jwtSecret,
+		}},
+		{name: "bad tracing endpoint", env: map[string]string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://user:" + dbPassword + "@collector",
 		}},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,9 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Operation labels besides the schema's root fields. A label is a root
@@ -25,9 +28,10 @@ const (
 )
 
 // GraphQL is the gqlgen extension that counts and times each GraphQL
-// request by operation.
+// request by operation and, when tracing, runs it in a span of its own.
 type GraphQL struct {
 	metrics *Metrics
+	tracer  trace.Tracer // nil when not tracing
 	// ops holds every operation label's series, resolved in Validate.
 	ops map[string]operationSeries
 }
@@ -42,9 +46,14 @@ var (
 	_ graphql.ResponseInterceptor = (*GraphQL)(nil)
 )
 
-// NewGraphQL returns the extension that records GraphQL requests in m.
-func NewGraphQL(m *Metrics) *GraphQL {
-	return &GraphQL{metrics: m}
+// NewGraphQL returns the extension that records GraphQL requests in m,
+// and traces them with tp unless tp is nil.
+func NewGraphQL(m *Metrics, tp trace.TracerProvider) *GraphQL {
+	g := &GraphQL{metrics: m}
+	if tp != nil {
+		g.tracer = tp.Tracer(instrumentation)
+	}
+	return g
 }
 
 // ExtensionName names the extension for gqlgen.
@@ -82,8 +91,9 @@ func (g *GraphQL) Validate(schema graphql.ExecutableSchema) error {
 func (g *GraphQL) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 	start := time.Now()
 	op := OperationInvalid
+	var oc *graphql.OperationContext
 	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
+		oc = graphql.GetOperationContext(ctx)
 		if !oc.Stats.OperationStart.IsZero() {
 			start = oc.Stats.OperationStart
 		}
@@ -92,7 +102,14 @@ func (g *GraphQL) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 	if slot, ok := ctx.Value(slotKey{}).(*operationSlot); ok {
 		slot.name = op
 	}
+	var span trace.Span
+	if g.tracer != nil {
+		ctx, span = g.startSpan(ctx, oc, op, start)
+	}
 	resp := next(ctx)
+	if span != nil {
+		endSpan(span, resp)
+	}
 	series := g.ops[op]
 	series.duration.Observe(time.Since(start).Seconds())
 	if resp == nil || len(resp.Errors) > 0 {
@@ -101,6 +118,39 @@ func (g *GraphQL) InterceptResponse(ctx context.Context, next graphql.ResponseHa
 		series.ok.Inc()
 	}
 	return resp
+}
+
+// startSpan starts the span of an operation labelled op, named as
+// OpenTelemetry names GraphQL spans: its type and name, here the label. The
+// document is no attribute: its arguments may be passwords and tokens.
+func (g *GraphQL) startSpan(ctx context.Context, oc *graphql.OperationContext, op string, start time.Time) (context.Context, trace.Span) {
+	kind := "graphql"
+	attrs := []attribute.KeyValue{attribute.String("latchkey.operation", op)}
+	if oc != nil && oc.Operation != nil {
+		kind = string(oc.Operation.Operation)
+		attrs = append(attrs, attribute.String("graphql.operation.type", kind))
+		if oc.Operation.Name != "" {
+			attrs = append(attrs, attribute.String("graphql.operation.name", oc.Operation.Name))
+		}
+	}
+	return g.tracer.Start(ctx, kind+" "+op, trace.WithTimestamp(start), trace.WithAttributes(attrs...))
+}
+
+// endSpan records the error codes of resp on span and ends it; an internal
+// error marks the span as failed.
+func endSpan(span trace.Span, resp *graphql.Response) {
+	if resp != nil && len(resp.Errors) > 0 {
+		codes := make([]string, 0, len(resp.Errors))
+		for _, e := range resp.Errors {
+			code, _ := e.Extensions["code"].(string)
+			codes = append(codes, code)
+			if code == "INTERNAL_SERVER_ERROR" {
+				span.SetStatus(otelcodes.Error, "internal server error")
+			}
+		}
+		span.SetAttributes(attribute.StringSlice("graphql.error.codes", codes))
+	}
+	span.End()
 }
 
 // label is the operation label of op.
