@@ -9,12 +9,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/graph"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/playground"
 	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -39,7 +39,9 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		mux.Handle("GET "+path, gql)
 	}
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Latchkey", "/query"))
+		pg := playground.Handler()
+		mux.Handle("GET /{$}", pg)
+		mux.Handle("GET "+playground.AssetPrefix, pg)
 	}
 	mux.HandleFunc("GET "+jwksPath, func(w http.ResponseWriter, r *http.Request) {
 		// Verifiers may cache the keys, and pick up a new one within minutes.

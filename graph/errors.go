@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/latchkey/latchkey/internal/auth"
@@ -74,11 +75,27 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// message would echo the body, password included, and Go types.
 			return public(gqlErr, codeBadRequest, "malformed request: send a JSON object with the query as a string and the variables as an object")
 		}
+		if isRepresentationsArgument(gqlErr.Path) {
+			// _entities' representations are _Any, which validation lets
+			// through and execution then fails to read as objects.
+			return public(gqlErr, codeBadUserInput, representationsMessage, "field", "representations")
+		}
 		if !errors.Is(err, errPanicked) {
 			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
 		}
 		return public(gqlErr, codeInternal, "internal server error", "requestId", auth.RequestFrom(ctx).ID)
 	}
+}
+
+// representationsMessage says what _entities takes.
+const representationsMessage = `representations: each must be a User's: {"__typename": "User", "id": "..."}`
+
+// isRepresentationsArgument reports whether path points into the
+// representations argument of the root field _entities (under any alias):
+// where gqlgen reports an argument it could not read. No field of ours is
+// named representations.
+func isRepresentationsArgument(path ast.Path) bool {
+	return len(path) >= 2 && path[1] == ast.PathName("representations")
 }
 
 // public replaces err's message and extensions with what a client may see.

@@ -44,11 +44,10 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
-	if opts.Introspection {
-		srv.Use(extension.Introspection{})
-	}
+	srv.Use(introspectionGate{enabled: opts.Introspection})
 	srv.Use(shapeLimits{maxBytes: opts.MaxQueryBytes, maxDepth: opts.MaxDepth, maxRootFields: opts.MaxRootFields})
 	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.AroundFields(entitiesGuard(svc))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	return srv

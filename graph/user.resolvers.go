@@ -27,6 +27,19 @@ func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error
 	return userModel(u), nil
 }
 
+func (r *userResolver) Sessions(ctx context.Context, obj *model.User) ([]*model.Session, error) {
+	list, err := r.auth.UserSessions(ctx, obj.ID)
+	if err != nil {
+		return nil, err
+	}
+	return sessionModels(ctx, list), nil
+}
+
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
+type (
+	queryResolver struct{ *Resolver }
+	userResolver  struct{ *Resolver }
+)

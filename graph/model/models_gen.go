@@ -99,7 +99,11 @@ type TokenValidation struct {
 	ExpiresAt *time.Time `json:"expiresAt,omitempty"`
 }
 
-// A person who signs in to Latchkey.
+// A person who signs in to Latchkey. Other subgraphs of a federated graph
+// extend it by `id`. Its `email`, `roles`, `lastLoginAt` and `sessions` are
+// the user's own: only the user and administrators may read them, others get
+// `FORBIDDEN`. They carry no `@authenticated`: `register` and `login` return
+// them to a caller who has no token yet.
 type User struct {
 	// The user's id, a UUID.
 	ID string `json:"id"`
@@ -117,4 +121,10 @@ type User struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// When the user last logged in, if ever.
 	LastLoginAt *time.Time `json:"lastLoginAt,omitempty"`
+}
+
+func (User) IsEntity() {}
+
+type UserByIDsInput struct {
+	ID string `json:"ID"`
 }

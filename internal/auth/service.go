@@ -519,14 +519,7 @@ func (s *Service) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := s.db.Session.Query().
-		Where(session.UserID(p.User.ID), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
-		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
-		All(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("listing sessions: %w", err)
-	}
-	return list, nil
+	return s.liveSessions(ctx, p.User.ID)
 }
 
 // User returns any user by id, or nil when there is none; the schema lets

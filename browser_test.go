@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// browserTools returns node and Chromium for a browser test whose npm
+// project (with playwright-core installed by `npm ci`) is dir. Without them
+// the test is skipped on a developer machine and fails in CI (CI set).
+func browserTools(t *testing.T, dir string) (node, chromium string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("drives a browser")
+	}
+	chromium = os.Getenv("CHROMIUM")
+	if chromium == "" {
+		chromium = "/usr/bin/chromium"
+	}
+	missing := func(what string) {
+		t.Helper()
+		if os.Getenv("CI") != "" {
+			t.Fatalf("browser test needs %s", what)
+		}
+		t.Skipf("browser test needs %s", what)
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing("Chromium (apt-get install chromium, or set CHROMIUM)")
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		missing("node on PATH")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
+		missing("`npm ci` in " + dir)
+	}
+	return node, chromium
+}
+
+// runBrowserScript runs a Node script of dir with args and decodes the JSON
+// report it prints into report.
+func runBrowserScript(t *testing.T, dir, script string, report any, args ...string) {
+	t.Helper()
+	node, chromium := browserTools(t, dir)
+	cmd := exec.CommandContext(t.Context(), node, append([]string{script}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), report); err != nil {
+		t.Fatalf("node %s printed no report: %v\nstdout:\n%s\nstderr:\n%s", script, err, stdout.String(), stderr.String())
+	}
+}

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// federationDir holds the Node side of the federation tests: a second
+// subgraph, an Apollo Gateway and the composition check, with their npm
+// dependencies pinned in package-lock.json.
+const federationDir = "testdata/federation"
+
+// nodeTools makes sure node and the pinned npm packages are there,
+// installing the packages with npm ci when they are not. Outside CI,
+// a machine without node skips the test; in CI it fails.
+func nodeTools(t *testing.T) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts Node processes: skipped in -short mode")
+	}
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") != "" {
+				t.Fatalf("%s must be installed in CI: %v", tool, err)
+			}
+			t.Skipf("%s not installed: %v", tool, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(federationDir, "node_modules", ".package-lock.json")); err == nil {
+		return
+	}
+	cmd := exec.CommandContext(t.Context(), "npm", "ci", "--no-audit", "--no-fund")
+	cmd.Dir = federationDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm ci in %s: %v\n%s", federationDir, err, out)
+	}
+}
+
+// syncBuffer collects a process's output for the failure message.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// startNode runs node script from federationDir with env added, waits for
+// the {"url": ...} line it prints once it listens, and returns that URL.
+// The process is killed when the test ends.
+func startNode(t *testing.T, script string, env ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, "node", script)
+	cmd.Dir = federationDir
+	cmd.Env = append(os.Environ(), env...)
+	var logs syncBuffer
+	cmd.Stderr = &logs
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting node %s: %v", script, err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var line struct{ URL string }
+			if json.Unmarshal(sc.Bytes(), &line) == nil && line.URL != "" {
+				urls <- line.URL
+			}
+			logs.Write(append(sc.Bytes(), '\n'))
+		}
+	}()
+	select {
+	case url := <-urls:
+		return strings.TrimSuffix(url, "/")
+	case <-time.After(90 * time.Second):
+		t.Fatalf("node %s did not listen; output:\n%s", script, logs.String())
+	}
+	return ""
+}
+
+// composition is what compose.mjs prints.
+type composition struct {
+	Errors []string `json:"errors"`
+	Hints  []struct {
+		Code      string   `json:"code"`
+		Message   string   `json:"message"`
+		Subgraphs []string `json:"subgraphs"`
+	} `json:"hints"`
+	SupergraphSDL string `json:"supergraphSdl"`
+}
+
+// TestApolloFederation puts Latchkey, in production mode (introspection
+// off), into a supergraph with a second subgraph that extends User, with
+// the real Apollo tools: @apollo/composition composes it without an error
+// or a hint about Latchkey's schema, and an Apollo Gateway serves it,
+// forwarding the client's Authorization header.
+func TestApolloFederation(t *testing.T) {
+	nodeTools(t)
+	const secret = "a shared secret of at least thirty-two bytes"
+	latchkey := startServer(t, testEnv(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))
+	profiles := startNode(t, "subgraph.mjs")
+
+	t.Run("composition", func(t *testing.T) {
+		cmd := exec.CommandContext(t.Context(), "node", "compose.mjs", "latchkey="+latchkey.URL+"/query", "profiles="+profiles)
+		cmd.Dir = federationDir
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("compose.mjs: %v\n%s", err, stderr.String())
+		}
+		var c composition
+		if err := json.Unmarshal(out, &c); err != nil {
+			t.Fatalf("compose.mjs printed %q: %v", out, err)
+		}
+		for _, e := range c.Errors {
+			t.Errorf("composition error: %s", e)
+		}
+		for _, h := range c.Hints {
+			if len(h.Subgraphs) == 0 || slices.Contains(h.Subgraphs, "latchkey") {
+				t.Errorf("composition hint about Latchkey's schema: %s: %s", h.Code, h.Message)
+			} else {
+				t.Logf("composition hint about %v: %s: %s", h.Subgraphs, h.Code, h.Message)
+			}
+		}
+		// What a router reads: the entity, its two owners, and the
+		// authorization directives it can enforce, which are no stricter
+		// than Latchkey: the user of a login has no token yet.
+		for _, want := range []string{
+			`@join__type(graph: LATCHKEY, key: "id")`,
+			`@join__type(graph: PROFILES, key: "id")`,
+			"email: String! @join__field(graph: LATCHKEY)\n",
+			`avatarUrl: String! @join__field(graph: PROFILES)`,
+			`me: User @join__field(graph: LATCHKEY) @authenticated`,
+			`@join__field(graph: LATCHKEY) @authenticated @requiresScopes(scopes: [["admin"]])`,
+		} {
+			if !strings.Contains(c.SupergraphSDL, want) {
+				t.Errorf("supergraph lacks %s", want)
+			}
+		}
+	})
+
+	t.Run("gateway", func(t *testing.T) {
+		gw := &testServer{URL: startNode(t, "gateway.mjs", "LATCHKEY_URL="+latchkey.URL+"/query", "PROFILES_URL="+profiles)}
+		email := uniqueEmail(t, "gateway")
+		reg := gw.register(t, email)
+		bob := gw.register(t, uniqueEmail(t, "bob"))
+		login := gw.login(t, strings.ToUpper(email), testPassword)
+		if login.User.ID != reg.User.ID {
+			t.Fatalf("login through the gateway: user %s, want %s", login.User.ID, reg.User.ID)
+		}
+		avatar := func(id string) string { return "https://avatars.example.com/" + id + ".png" }
+
+		// me: email from Latchkey, avatarUrl from the other subgraph.
+		var me struct{ ID, Email, AvatarURL string }
+		r := gw.post(t, login.AccessToken, `{ me { id email avatarUrl } }`, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("me through the gateway: %s", r.Body)
+		}
+		r.field(t, "me", &me)
+		if me.ID != reg.User.ID || me.Email != email || me.AvatarURL != avatar(reg.User.ID) {
+			t.Errorf("me through the gateway = %+v, want %s with its avatar", me, email)
+		}
+		r = gw.post(t, "", `{ me { id avatarUrl } }`, nil)
+		wantCode(t, "me through the gateway without a token", r, "UNAUTHENTICATED")
+
+		// spotlight comes from the other subgraph; the gateway fetches the
+		// rest from Latchkey's _entities, with the client's token.
+		spotlight := `query($id: ID!) { spotlight(id: $id) { id email avatarUrl } }`
+		r = gw.post(t, login.AccessToken, spotlight, map[string]any{"id": reg.User.ID})
+		var own struct{ Email, AvatarURL string }
+		r.field(t, "spotlight", &own)
+		if len(r.Errors) > 0 || own.Email != email {
+			t.Errorf("own user through _entities: %s, want the email", r.Body)
+		}
+		r = gw.post(t, login.AccessToken, spotlight, map[string]any{"id": bob.User.ID})
+		wantCode(t, "another user's email through _entities", r, "FORBIDDEN")
+		if strings.Contains(r.Body, bob.User.Email) {
+			t.Errorf("another user's email reached the client: %s", r.Body)
+		}
+		r = gw.post(t, "", `query($id: ID!) { spotlight(id: $id) { displayName avatarUrl } }`, map[string]any{"id": bob.User.ID})
+		wantCode(t, "_entities through the gateway without a token", r, "UNAUTHENTICATED")
+	})
+}

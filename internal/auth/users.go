@@ -1,0 +1,84 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/session"
+	"github.com/latchkey/latchkey/ent/user"
+)
+
+// Users returns the users with ids, in the order of ids, nil where there is
+// no such user or the id is no UUID: what a federation router asks for in
+// one _entities request. However many ids, it costs one database query,
+// after the caller's authentication (once per request). Only an
+// authenticated caller may look users up.
+func (s *Service) Users(ctx context.Context, ids []string) ([]*ent.User, error) {
+	if _, err := s.principal(ctx); err != nil {
+		return nil, err
+	}
+	out := make([]*ent.User, len(ids))
+	uids := make([]uuid.UUID, 0, len(ids))
+	for _, id := range ids {
+		if uid, err := uuid.Parse(id); err == nil && !slices.Contains(uids, uid) {
+			uids = append(uids, uid)
+		}
+	}
+	if len(uids) == 0 {
+		return out, nil
+	}
+	found, err := s.db.User.Query().Where(user.IDIn(uids...)).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading users: %w", err)
+	}
+	byID := make(map[string]*ent.User, len(found))
+	for _, u := range found {
+		byID[u.ID.String()] = u
+	}
+	for i, id := range ids {
+		if uid, err := uuid.Parse(id); err == nil {
+			out[i] = byID[uid.String()]
+		}
+	}
+	return out, nil
+}
+
+// AuthorizeUser returns the caller when it is the user with id or has
+// role; ErrForbidden when it is authenticated as neither.
+func (s *Service) AuthorizeUser(ctx context.Context, id, role string) (*Principal, error) {
+	p, err := s.Authenticate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if p.User.ID.String() != id && !slices.Contains(p.User.Roles, role) {
+		return nil, ErrForbidden
+	}
+	return p, nil
+}
+
+// UserSessions lists the live sessions of the user with id, newest first;
+// the schema lets only the user and administrators ask.
+func (s *Service) UserSessions(ctx context.Context, id string) ([]*ent.Session, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	return s.liveSessions(ctx, uid)
+}
+
+// liveSessions lists the sessions of user uid that are neither revoked nor
+// expired, newest first.
+func (s *Service) liveSessions(ctx context.Context, uid uuid.UUID) ([]*ent.Session, error) {
+	list, err := s.db.Session.Query().
+		Where(session.UserID(uid), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
+		All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("listing sessions: %w", err)
+	}
+	return list, nil
+}

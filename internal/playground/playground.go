@@ -1,0 +1,82 @@
+// Package playground serves GraphiQL from files embedded in the binary: the
+// page, and the JavaScript and CSS bundled from the graphiql npm package in
+// web/ (rebuilt with `npm ci && npm run build` there). It needs nothing from
+// the internet and runs under a Content-Security-Policy that allows this
+// origin alone.
+package playground
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"net/http"
+	"path"
+	"time"
+)
+
+//go:embed index.html dist/graphiql.js dist/graphiql.css
+var files embed.FS
+
+// ContentSecurityPolicy is the policy of the playground's page: scripts,
+// styles and requests from this origin only, fonts and images also from the
+// data: URLs of GraphiQL's stylesheet, no frames, no forms, no plugins.
+const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
+	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// AssetPrefix is the path under which the page loads its JavaScript and CSS.
+const AssetPrefix = "/playground/"
+
+type asset struct {
+	name string
+	body []byte
+	etag string
+}
+
+// Handler serves the page at "/" and its assets under AssetPrefix. The
+// page itself refers to the assets relatively, so a proxy may mount the
+// service under a path prefix.
+func Handler() http.Handler {
+	page := load("index.html")
+	assets := map[string]asset{}
+	for _, name := range []string{"graphiql.js", "graphiql.css"} {
+		assets[name] = load(path.Join("dist", name))
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		serve(w, r, page)
+	})
+	mux.HandleFunc("GET "+AssetPrefix+"{name}", func(w http.ResponseWriter, r *http.Request) {
+		a, ok := assets[r.PathValue("name")]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		// Revalidated on each load: an upgraded binary serves new files
+		// under the same names.
+		w.Header().Set("Cache-Control", "no-cache")
+		serve(w, r, a)
+	})
+	return mux
+}
+
+func load(name string) asset {
+	body, err := fs.ReadFile(files, name)
+	if err != nil {
+		// The files are embedded at build time; a missing one is a broken build.
+		panic("playground: " + err.Error())
+	}
+	sum := sha256.Sum256(body)
+	return asset{name: path.Base(name), body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+}
+
+// serve answers with a's body, or 304 when the client has it already.
+func serve(w http.ResponseWriter, r *http.Request, a asset) {
+	w.Header().Set("ETag", a.etag)
+	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+}

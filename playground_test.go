@@ -1,0 +1,210 @@
+package main
+
+import (
+	"encoding/json"
+	"image/png"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestPlaygroundPage checks the page and its assets: served from the binary,
+// under a Content-Security-Policy that names no origin but this one, and
+// only when PLAYGROUND is on.
+func TestPlaygroundPage(t *testing.T) {
+	s := startServer(t, testEnv("sqlite://:memory:"))
+	resp, err := http.Get(s.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := readAll(t, resp)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET / = %d %s, want 200 text/html", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+
+	csp := parseCSP(resp.Header.Get("Content-Security-Policy"))
+	for directive, want := range map[string][]string{
+		"default-src":     {"'none'"},
+		"script-src":      {"'self'"},
+		"style-src":       {"'self'"},
+		"connect-src":     {"'self'"},
+		"base-uri":        {"'none'"},
+		"form-action":     {"'none'"},
+		"frame-ancestors": {"'none'"},
+	} {
+		if got := csp[directive]; !slices.Equal(got, want) {
+			t.Errorf("CSP %s = %q, want %q (policy %q)", directive, got, want, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	for directive, sources := range csp {
+		for _, src := range sources {
+			if src != "'self'" && src != "'none'" && src != "data:" {
+				t.Errorf("CSP %s allows %s; want only 'self', 'none' and data:", directive, src)
+			}
+		}
+	}
+
+	refs := regexp.MustCompile(`(?:src|href)="([^"]*)"`).FindAllStringSubmatch(page, -1)
+	var assets []string
+	for _, ref := range refs {
+		u, err := url.Parse(ref[1])
+		if err != nil || u.Host != "" {
+			t.Errorf("page refers to %q, want relative URLs only", ref[1])
+			continue
+		}
+		if u.Scheme == "" {
+			assets = append(assets, ref[1])
+		}
+	}
+	if !slices.Equal(assets, []string{"playground/graphiql.css", "playground/graphiql.js"}) {
+		t.Errorf("page assets = %q, want the embedded CSS and JavaScript", assets)
+	}
+
+	for _, tc := range []struct{ path, contentType string }{
+		{"/playground/graphiql.js", "text/javascript"},
+		{"/playground/graphiql.css", "text/css"},
+	} {
+		resp, err := http.Get(s.URL + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := readAll(t, resp)
+		etag := resp.Header.Get("ETag")
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), tc.contentType) || len(body) < 100_000 || etag == "" {
+			t.Fatalf("GET %s = %d %s, %d bytes, ETag %q; want 200 %s, the bundle and an ETag",
+				tc.path, resp.StatusCode, resp.Header.Get("Content-Type"), len(body), etag, tc.contentType)
+		}
+		req, _ := http.NewRequest(http.MethodGet, s.URL+tc.path, nil)
+		req.Header.Set("If-None-Match", etag)
+		again, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again.Body.Close()
+		if again.StatusCode != http.StatusNotModified {
+			t.Errorf("GET %s with its ETag = %d, want 304", tc.path, again.StatusCode)
+		}
+	}
+
+	t.Run("switched", func(t *testing.T) {
+		const secret = "a shared secret of at least thirty-two bytes"
+		for _, tc := range []struct {
+			name   string
+			env    map[string]string
+			status int
+		}{
+			{"off in development", testEnv("sqlite://:memory:", "PLAYGROUND", "false"), http.StatusNotFound},
+			{"on in production", testEnv("sqlite://:memory:", "DEBUG", "false", "JWT_SECRET_KEY", secret, "PLAYGROUND", "true"), http.StatusOK},
+		} {
+			s := startServer(t, tc.env)
+			for _, path := range []string{"/", "/playground/graphiql.js"} {
+				resp, err := http.Get(s.URL + path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != tc.status {
+					t.Errorf("%s: GET %s = %d, want %d", tc.name, path, resp.StatusCode, tc.status)
+				}
+			}
+		}
+	})
+}
+
+// parseCSP splits a Content-Security-Policy into its directives' sources.
+func parseCSP(policy string) map[string][]string {
+	m := map[string][]string{}
+	for d := range strings.SplitSeq(policy, ";") {
+		f := strings.Fields(d)
+		if len(f) > 0 {
+			m[f[0]] = f[1:]
+		}
+	}
+	return m
+}
+
+// TestPlaygroundBrowser loads the playground in headless Chromium, runs the
+// example document's Login and then Me with Ctrl-Enter, as a person would,
+// and checks that Me answers with the user's email: the fetcher sent the
+// token of Login by itself. Every request stays on loopback and nothing
+// breaks the Content-Security-Policy. With UPDATE_SCREENSHOTS=1 it writes
+// docs/playground.png for the README.
+func TestPlaygroundBrowser(t *testing.T) {
+	dir := filepath.Join("internal", "playground", "web")
+	browserTools(t, dir)
+	s := startServer(t, testEnv("sqlite://:memory:"))
+	// The example document's variables.
+	const email = "ada@example.com"
+	s.register(t, email)
+
+	shot := filepath.Join(t.TempDir(), "playground.png")
+	var report struct {
+		Requests      []string `json:"requests"`
+		OffLoopback   []string `json:"offLoopback"`
+		CSPViolations []string `json:"cspViolations"`
+		ConsoleErrors []string `json:"consoleErrors"`
+		Login         string   `json:"login"`
+		Me            string   `json:"me"`
+		TokenStatus   string   `json:"tokenStatus"`
+		Error         string   `json:"error"`
+	}
+	runBrowserScript(t, dir, "browser-test.mjs", &report, s.URL, shot)
+	if report.Error != "" {
+		t.Fatalf("in the browser: %s\nreport: %+v", report.Error, report)
+	}
+	if len(report.OffLoopback) > 0 {
+		t.Errorf("requests left loopback: %q", report.OffLoopback)
+	}
+	for _, r := range report.Requests {
+		if !strings.Contains(r, " "+s.URL+"/") {
+			t.Errorf("request %s went elsewhere than the service at %s", r, s.URL)
+		}
+	}
+	if len(report.CSPViolations) > 0 || len(report.ConsoleErrors) > 0 {
+		t.Errorf("CSP violations %q, console errors %q; want none", report.CSPViolations, report.ConsoleErrors)
+	}
+
+	var login struct {
+		Data struct {
+			Login struct{ AccessToken string } `json:"login"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(report.Login), &login); err != nil || login.Data.Login.AccessToken == "" {
+		t.Errorf("Login response pane = %s (%v), want an access token", report.Login, err)
+	}
+	var me struct {
+		Data struct {
+			Me *struct{ Email string } `json:"me"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal([]byte(report.Me), &me); err != nil || me.Data.Me == nil || me.Data.Me.Email != email {
+		t.Errorf("Me response pane = %s (%v), want the email %s", report.Me, err, email)
+	}
+	if !strings.Contains(report.TokenStatus, email) {
+		t.Errorf("token status = %q, want it to name %s", report.TokenStatus, email)
+	}
+
+	f, err := os.Open(shot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(f)
+	f.Close()
+	if err != nil || img.Bounds().Dx() < 1000 {
+		t.Fatalf("screenshot: %v, bounds %v; want a PNG of the page", err, img)
+	}
+	if os.Getenv("UPDATE_SCREENSHOTS") != "" {
+		b, err := os.ReadFile(shot)
+		if err == nil {
+			err = os.WriteFile(filepath.Join("docs", "playground.png"), b, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
