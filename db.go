@@ -3,14 +3,15 @@ package main
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"go.opentelemetry.io/otel/trace"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver: pure Go, no cgo
+	"modernc.org/sqlite" // pure Go, no cgo
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/config"
@@ -20,27 +21,29 @@ import (
 // openDatabase opens the configured database and an Ent client over it.
 // tp, unless nil, traces the database calls made within a span.
 func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
-	open := func(driverName, dsn string) (*sql.DB, error) {
+	open := func(connector driver.Connector) *sql.DB {
 		if tp == nil {
-			return sql.Open(driverName, dsn)
+			return sql.OpenDB(connector)
 		}
 		system := map[string]string{"postgres": "postgresql", "sqlite": "sqlite"}[cfg.Dialect]
-		return telemetry.OpenDB(tp, driverName, dsn, system)
+		return telemetry.OpenDB(tp, connector, system)
 	}
 	switch cfg.Dialect {
 	case "postgres":
-		db, err := open("pgx", cfg.URL)
+		connector, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(cfg.URL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
+		db := open(connector)
 		db.SetMaxOpenConns(cfg.MaxConns)
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		db, err := open("sqlite", sqliteDSN(cfg.Path))
+		connector, err := sqlite.NewConnector(sqliteDSN(cfg.Path))
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
+		db := open(stmtCache{connector})
 		// One connection: SQLite serializes writers anyway, and with one
 		// connection transactions queue instead of failing as busy, and an
 		// in-memory database lives as long as the process.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"debug/elf"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -166,7 +168,7 @@ func buildAsDockerfile(t *testing.T, dir string) string {
 // TestImageBinary builds the binary exactly as the Dockerfile does and runs
 // it as the image and the Deployment would: as user 65532 with no
 // capabilities, on a read-only root filesystem, with the manifests'
-// environment and the signing key mounted as a Secret file, against
+// environment and the keys mounted as Secret files, against
 // PostgreSQL. The probes' paths answer on the service's port, a register
 // and a me go through, a login flood stays under the memory limit, and
 // SIGTERM ends it cleanly. The image itself is not built: there is no
@@ -205,7 +207,7 @@ func TestImageBinary(t *testing.T) {
 	secrets := testSecrets(t)
 	m := render(t, secrets)
 	c := m.container(t)
-	env := withStopgaps(m.env(t))
+	env := m.env(t)
 	env["DATABASE_URI"] = testdb.Postgres(t)
 	env["PORT"] = "0"
 
@@ -341,6 +343,34 @@ func TestImageBinary(t *testing.T) {
 	postGraphQL(t, client, base, reg.Data.Register.AccessToken, `{ me { email } }`, nil, &me)
 	if me.Data.Me.Email != email {
 		t.Errorf("me = %q, want %q", me.Data.Me.Email, email)
+	}
+	// The JWKS publishes the mounted keys: the signing key, whose kid the
+	// access token names, and the previous public key.
+	var jwks struct {
+		Keys []struct{ Kid string }
+	}
+	resp, err := client.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = json.NewDecoder(resp.Body).Decode(&jwks)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	header, _, _ := strings.Cut(reg.Data.Register.AccessToken, ".")
+	rawHeader, _ := base64.RawURLEncoding.DecodeString(header)
+	var tokenHeader struct{ Kid string }
+	_ = json.Unmarshal(rawHeader, &tokenHeader)
+	kids := make([]string, len(jwks.Keys))
+	for i, k := range jwks.Keys {
+		kids[i] = k.Kid
+	}
+	if len(kids) != 2 || tokenHeader.Kid == "" || !slices.Contains(kids, tokenHeader.Kid) {
+		t.Errorf("JWKS kids %v, token kid %q: want the mounted signing key's and the previous public key's, the token signed by one of them", kids, tokenHeader.Kid)
+	}
+	if path := m.Deployment.Spec.Template.Annotations["prometheus.io/path"]; get(path) != http.StatusOK {
+		t.Errorf("GET %s, where the pod says Prometheus scrapes, is not 200", path)
 	}
 	if got := get("/"); got != http.StatusNotFound {
 		t.Errorf("GET / = %d, want 404: the manifests' production mode has no playground", got)

@@ -10,9 +10,11 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,9 +50,18 @@ func testSecrets(t *testing.T) map[string][]byte {
 	if err != nil {
 		t.Fatal(err)
 	}
+	previous, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := x509.MarshalPKIXPublicKey(&previous.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return map[string][]byte{
-		"database-uri":        []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
-		"jwt-private-key.pem": pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		"database-uri":                 []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
+		"jwt-private-key.pem":          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
+		"jwt-previous-public-keys.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
 	}
 }
 
@@ -169,7 +180,7 @@ func (m manifests) container(t *testing.T) corev1.Container {
 }
 
 // env is the container's environment as the kubelet would give it, secrets
-// resolved from the rendered Secret. Each name comes with where it is set.
+// resolved from the rendered Secret.
 func (m manifests) env(t *testing.T) map[string]string {
 	t.Helper()
 	c := m.container(t)
@@ -177,9 +188,7 @@ func (m manifests) env(t *testing.T) map[string]string {
 	for _, from := range c.EnvFrom {
 		switch {
 		case from.ConfigMapRef != nil && from.ConfigMapRef.Name == m.ConfigMap.Name && from.Prefix == "":
-			for k, v := range m.ConfigMap.Data {
-				env[k] = v
-			}
+			maps.Copy(env, m.ConfigMap.Data)
 		default:
 			t.Errorf("envFrom %+v: want only the ConfigMap %s, without prefix", from, m.ConfigMap.Name)
 		}
@@ -193,7 +202,7 @@ func (m manifests) env(t *testing.T) map[string]string {
 			v, ok := m.Secret.Data[ref.Key]
 			if ref.Name != m.Secret.Name || !ok {
 				t.Errorf("env %s refers to secret %s key %s, which k8s/ does not make (Secret %s has %v)",
-					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(mapKeys(m.Secret.Data)))
+					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(maps.Keys(m.Secret.Data)))
 			}
 			env[e.Name] = string(v)
 		default:
@@ -203,41 +212,15 @@ func (m manifests) env(t *testing.T) map[string]string {
 	return env
 }
 
-func mapKeys[V any](m map[string]V) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 // load is config.Load over the manifests' environment: the settings the
 // service would run with.
 func load(t *testing.T, env map[string]string) config.Config {
 	t.Helper()
-	env = withStopgaps(env)
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatalf("the service refuses the manifests' settings:\n%v", err)
 	}
 	return cfg
-}
-
-// withStopgaps returns env with what the service needs while a pending
-// variable is not read yet: production refuses to start without a signing
-// secret, and the mounted key file is not one until JWT_PRIVATE_KEY_FILE is
-// read.
-func withStopgaps(env map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range env {
-		out[k] = v
-	}
-	if slices.Contains(pendingVariables, "JWT_PRIVATE_KEY_FILE") && out["JWT_SECRET_KEY"] == "" {
-		out["JWT_SECRET_KEY"] = rand.Text() + rand.Text()
-	}
-	return out
 }
 
 // containerPort resolves a probe's or Service's port (a number or a name)
@@ -318,6 +301,9 @@ func TestManifests(t *testing.T) {
 				t.Errorf("%s probe port %d, want PORT %d", p.name, got, cfg.Port)
 			}
 		}
+		if a := d.Spec.Template.Annotations; a["prometheus.io/scrape"] != "true" || a["prometheus.io/port"] != strconv.Itoa(cfg.Port) || a["prometheus.io/path"] != "/metrics" {
+			t.Errorf("pod annotations %v, want Prometheus to scrape /metrics on PORT %d", a, cfg.Port)
+		}
 		if c.LivenessProbe != nil && c.ReadinessProbe != nil && c.LivenessProbe.FailureThreshold*c.LivenessProbe.PeriodSeconds <= c.ReadinessProbe.FailureThreshold*c.ReadinessProbe.PeriodSeconds {
 			t.Error("liveness gives up no later than readiness: a slow replica would be restarted before it is taken out")
 		}
@@ -330,23 +316,30 @@ func TestManifests(t *testing.T) {
 		if grace := pod.TerminationGracePeriodSeconds; grace == nil || time.Duration(*grace)*time.Second <= sleep+cfg.ShutdownTimeout {
 			t.Errorf("terminationGracePeriodSeconds %v, want more than the preStop sleep %v plus SHUTDOWN_TIMEOUT %v", grace, sleep, cfg.ShutdownTimeout)
 		}
-		// The signing key file is under a mount of the Secret.
-		keyFile := env["JWT_PRIVATE_KEY_FILE"]
-		mounted := false
-		for _, vm := range c.VolumeMounts {
-			for _, v := range pod.Volumes {
-				if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != m.Secret.Name || !vm.ReadOnly {
-					continue
-				}
-				for _, item := range v.Secret.Items {
-					if _, ok := m.Secret.Data[item.Key]; ok && filepath.Join(vm.MountPath, item.Path) == keyFile {
-						mounted = true
+		// The key files are files of a read-only mount of the Secret.
+		if env["JWT_PRIVATE_KEY_FILE"] == "" {
+			t.Error("JWT_PRIVATE_KEY_FILE is not set: production signs with the mounted key")
+		}
+		for name, file := range env {
+			if !strings.HasSuffix(name, "_FILE") {
+				continue
+			}
+			mounted := false
+			for _, vm := range c.VolumeMounts {
+				for _, v := range pod.Volumes {
+					if v.Name != vm.Name || v.Secret == nil || v.Secret.SecretName != m.Secret.Name || !vm.ReadOnly {
+						continue
+					}
+					for _, item := range v.Secret.Items {
+						if _, ok := m.Secret.Data[item.Key]; ok && filepath.Join(vm.MountPath, item.Path) == file {
+							mounted = true
+						}
 					}
 				}
 			}
-		}
-		if !mounted {
-			t.Errorf("JWT_PRIVATE_KEY_FILE %q is no file of a read-only mount of the Secret %s", keyFile, m.Secret.Name)
+			if !mounted {
+				t.Errorf("%s %q is no file of a read-only mount of the Secret %s", name, file, m.Secret.Name)
+			}
 		}
 		// Every replica the HPA may run holds DATABASE_MAX_CONNS connections.
 		if conns := int(m.HPA.Spec.MaxReplicas) * cfg.Database.MaxConns; conns >= 100 {

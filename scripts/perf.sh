@@ -119,7 +119,7 @@ for db in $databases; do
 done
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
-note="Measured $started by \`scripts/perf.sh\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . 2>/dev/null || echo ' (with uncommitted changes)'):
+note="Measured $started by \`scripts/perf.sh\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ' (with uncommitted changes)'):
 $(nproc) CPUs ($cpu), $(go version | cut -d' ' -f3), $clients clients, $duration per run,
 service, load tool and floors on the same machine. Load average $load_before
 before the runs, $(cut -d' ' -f1-3 /proc/loadavg) after."

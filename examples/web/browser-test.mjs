@@ -1,7 +1,7 @@
 // Drives the example page in headless Chromium for TestExampleWebBrowser.
 // Arguments: the page's URL, the same page under an origin that Latchkey's
 // CORS_ALLOWED_ORIGINS does not list, and the access-token lifetime in
-// seconds. In one browser profile (tabs share localStorage and Web Locks) it
+// seconds. In one browser profile (tabs share IndexedDB and Web Locks) it
 // registers, logs out, logs in, opens a second tab, lets the access token
 // expire, asks both tabs who the user is at the same moment, logs out in one
 // tab, and tries to log in from the unlisted origin. It prints a JSON report
@@ -68,9 +68,14 @@ const waitState = (page, want) => page.locator(`#status[data-state="${want}"]`).
 const shown = async (page) => ({ state: await state(page), email: await page.locator('#email').innerText(), error: await page.locator('#error').innerText() });
 
 try {
-  await context.route('**/*', (route) => {
+  await context.route('**/*', async (route) => {
     const url = new URL(route.request().url());
     if (url.protocol === 'data:' || loopback.has(url.hostname)) {
+      // Hold refreshes back a second, so that both tabs' queries surely
+      // go out with the expired token before either tab has a new one.
+      if (JSON.parse(route.request().postData() || '{}').operationName === 'RefreshToken') {
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
       return route.continue();
     }
     report.offLoopback.push(url.href);

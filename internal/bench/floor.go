@@ -71,7 +71,10 @@ func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Du
 			return nil, err
 		}
 	}
-	rot := newRotation(db, cfg.Database.Dialect, cfg.RefreshTokenTTL)
+	rot, err := newRotation(ctx, db, cfg.Database.Dialect, cfg.RefreshTokenTTL)
+	if err != nil {
+		return nil, err
+	}
 	res := drive(ctx, workers, d, progress, every, newMemorySampler(0), func(ctx context.Context, w int) (string, error) {
 		next, err := rot.rotate(ctx, hashes[w])
 		if err != nil {
@@ -85,21 +88,29 @@ func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Du
 }
 
 // rotation is a refresh-token rotation in plain SQL, the least a rotation
-// can do: three statements and a commit.
+// can do: three prepared statements and a commit.
 type rotation struct {
 	db                    *sql.DB
-	spend, extend, insert string
+	spend, extend, insert *sql.Stmt
 	ttl                   time.Duration
 }
 
-func newRotation(db *sql.DB, dialect string, ttl time.Duration) *rotation {
-	return &rotation{
-		db:     db,
-		spend:  rebind(dialect, `UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL RETURNING id, session_id`),
-		extend: rebind(dialect, `UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL`),
-		insert: rebind(dialect, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES (?, ?, ?, ?, ?)`),
-		ttl:    ttl,
+func newRotation(ctx context.Context, db *sql.DB, dialect string, ttl time.Duration) (*rotation, error) {
+	r := &rotation{db: db, ttl: ttl}
+	for _, st := range []struct {
+		dst   **sql.Stmt
+		query string
+	}{
+		{&r.spend, `UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL RETURNING id, session_id`},
+		{&r.extend, `UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL`},
+		{&r.insert, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES (?, ?, ?, ?, ?)`},
+	} {
+		var err error
+		if *st.dst, err = db.PrepareContext(ctx, rebind(dialect, st.query)); err != nil {
+			return nil, fmt.Errorf("preparing the rotation: %w", err)
+		}
 	}
+	return r, nil
 }
 
 // rotate spends the token with hash and returns its successor's hash.
@@ -115,17 +126,17 @@ func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err er
 	}()
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	var id, sessionID uuid.UUID
-	if err := tx.QueryRowContext(ctx, r.spend, now, hash).Scan(&id, &sessionID); err != nil {
+	if err := tx.StmtContext(ctx, r.spend).QueryRowContext(ctx, now, hash).Scan(&id, &sessionID); err != nil {
 		return nil, fmt.Errorf("spending: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, r.extend, now, now.Add(r.ttl), sessionID); err != nil {
+	if _, err := tx.StmtContext(ctx, r.extend).ExecContext(ctx, now, now.Add(r.ttl), sessionID); err != nil {
 		return nil, fmt.Errorf("extending: %w", err)
 	}
 	_, next, err = token.NewRefreshToken()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := tx.ExecContext(ctx, r.insert, uuid.New(), next, id, now, sessionID); err != nil {
+	if _, err := tx.StmtContext(ctx, r.insert).ExecContext(ctx, uuid.New(), next, id, now, sessionID); err != nil {
 		return nil, fmt.Errorf("storing: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -182,7 +193,11 @@ func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: MeFloorHandler(issuer, db, cfg.Database.Dialect), ReadHeaderTimeout: 10 * time.Second}
+	h, err := MeFloorHandler(ctx, issuer, db, cfg.Database.Dialect)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		_ = srv.Close()
@@ -198,9 +213,12 @@ func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io
 
 // MeFloorHandler answers any request as me would, with the least work: it
 // reads the body, verifies the Bearer token with issuer and reads the
-// token's user from db in one query.
-func MeFloorHandler(issuer *token.Issuer, db *sql.DB, dialect string) http.Handler {
-	query := rebind(dialect, `SELECT id, email FROM users WHERE id = ?`)
+// token's user from db with one prepared statement.
+func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB, dialect string) (http.Handler, error) {
+	query, err := db.PrepareContext(ctx, rebind(dialect, `SELECT id, email FROM users WHERE id = ?`))
+	if err != nil {
+		return nil, fmt.Errorf("preparing the user query: %w", err)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, http.MaxBytesReader(w, r.Body, 1<<20))
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -222,47 +240,48 @@ func MeFloorHandler(issuer *token.Issuer, db *sql.DB, dialect string) http.Handl
 			ID    uuid.UUID `json:"id"`
 			Email string    `json:"email"`
 		}
-		if err := db.QueryRowContext(r.Context(), query, uid).Scan(&me.ID, &me.Email); err != nil {
+		if err := query.QueryRowContext(r.Context(), uid).Scan(&me.ID, &me.Email); err != nil {
 			http.Error(w, "user not found", http.StatusUnauthorized)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"me": me}})
-	})
+	}), nil
 }
 
-// Issuer returns a token issuer with a key of the kind the service signs
-// with under cfg: the shared secret of JWT_SECRET_KEY, the PEM private key,
-// or else the keys held in the database.
+// Issuer returns a token issuer with the service's signing key for cfg:
+// JWT_SECRET_KEY's shared secret, the PEM private key, or else the keys
+// held in the database (created when there are none, as the service's
+// start does).
 func Issuer(ctx context.Context, cfg config.Config, client *ent.Client) (*token.Issuer, error) {
 	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL, ClaimsNamespace: cfg.JWTClaimsNamespace}
 	switch {
 	case cfg.JWTSecretKey != "":
 		return token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
 	case cfg.PrivateKeySet():
-		data := []byte(cfg.JWTPrivateKey.Reveal())
+		pem := []byte(cfg.JWTPrivateKey.Reveal())
 		if cfg.JWTPrivateKeyFile != "" {
 			var err error
-			if data, err = os.ReadFile(cfg.JWTPrivateKeyFile); err != nil {
-				return nil, err
+			if pem, err = os.ReadFile(cfg.JWTPrivateKeyFile); err != nil {
+				return nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: %w", err)
 			}
 		}
-		key, err := token.ParsePrivatePEM(data)
+		k, err := token.ParsePrivatePEM(pem)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("private key: %w", err)
 		}
-		return token.NewIssuer(opts, key)
+		return token.NewIssuer(opts, k)
 	}
 	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
 	if err != nil {
 		return nil, err
 	}
 	if err := ks.Prepare(ctx, time.Now()); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	signing, verify, err := ks.Load(ctx)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("signing keys: %w", err)
 	}
 	return token.NewIssuer(opts, signing, verify...)
 }

@@ -7,9 +7,11 @@ package playground
 
 import (
 	"bytes"
+	"crypto/rand"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
@@ -19,15 +21,18 @@ import (
 //go:embed index.html dist/graphiql.js dist/graphiql.css
 var files embed.FS
 
-// ContentSecurityPolicy is the policy of the playground's page: scripts,
-// styles and requests from this origin only, fonts and images also from the
-// data: URLs of GraphiQL's stylesheet, no frames, no forms, no plugins.
-const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; " +
-	"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; " +
-	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-
 // AssetPrefix is the path under which the page loads its JavaScript and CSS.
 const AssetPrefix = "/playground/"
+
+// policy is the page's Content-Security-Policy: scripts, styles and requests
+// from this origin only, fonts and images also from the data: URLs of
+// GraphiQL's stylesheet, no frames, no forms, no plugins. The <style>
+// elements GraphiQL's dialogs add carry the nonce of the request.
+func policy(nonce string) string {
+	return "default-src 'none'; script-src 'self'; style-src 'self' 'nonce-" + nonce + "'; " +
+		"img-src 'self' data:; font-src 'self' data:; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
 
 type asset struct {
 	name string
@@ -39,17 +44,24 @@ type asset struct {
 // page itself refers to the assets relatively, so a proxy may mount the
 // service under a path prefix.
 func Handler() http.Handler {
-	page := load("index.html")
+	page := template.Must(template.ParseFS(files, "index.html"))
 	assets := map[string]asset{}
 	for _, name := range []string{"graphiql.js", "graphiql.css"} {
 		assets[name] = load(path.Join("dist", name))
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		nonce := rand.Text() // 128 random bits, fresh for each page
+		var buf bytes.Buffer
+		if err := page.Execute(&buf, struct{ Nonce string }{nonce}); err != nil {
+			http.Error(w, "internal server error", http.StatusInternalServerError)
+			return
+		}
 		h := w.Header()
-		h.Set("Content-Security-Policy", ContentSecurityPolicy)
+		h.Set("Content-Security-Policy", policy(nonce))
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		serve(w, r, page)
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write(buf.Bytes())
 	})
 	mux.HandleFunc("GET "+AssetPrefix+"{name}", func(w http.ResponseWriter, r *http.Request) {
 		a, ok := assets[r.PathValue("name")]
@@ -60,7 +72,8 @@ func Handler() http.Handler {
 		// Revalidated on each load: an upgraded binary serves new files
 		// under the same names.
 		w.Header().Set("Cache-Control", "no-cache")
-		serve(w, r, a)
+		w.Header().Set("ETag", a.etag)
+		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
 	})
 	return mux
 }
@@ -73,10 +86,4 @@ func load(name string) asset {
 	}
 	sum := sha256.Sum256(body)
 	return asset{name: path.Base(name), body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
-}
-
-// serve answers with a's body, or 304 when the client has it already.
-func serve(w http.ResponseWriter, r *http.Request, a asset) {
-	w.Header().Set("ETag", a.etag)
-	http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
 }

@@ -67,12 +67,12 @@ func sampler(name string, ratio float64) sdktrace.Sampler {
 	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
-// OpenDB opens a database whose calls are spans of tp, children of the
+// OpenDB opens a database over connector whose calls are spans of tp, children of the
 // span in their context; calls outside any span (migrations, purges) are
 // not traced. Spans carry the SQL text, whose values are all parameters,
 // never the arguments.
-func OpenDB(tp trace.TracerProvider, driverName, dsn, system string) (*sql.DB, error) {
-	return otelsql.Open(driverName, dsn,
+func OpenDB(tp trace.TracerProvider, connector driver.Connector, system string) *sql.DB {
+	return otelsql.OpenDB(connector,
 		otelsql.WithTracerProvider(tp),
 		otelsql.WithAttributes(attribute.String("db.system.name", system)),
 		otelsql.WithSpanOptions(otelsql.SpanOptions{

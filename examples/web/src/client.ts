@@ -3,7 +3,7 @@
 // the refresh token once for all tabs and retries.
 import { Client, fetchExchange, gql, type CombinedError, type Operation } from '@urql/core';
 import { authExchange } from '@urql/exchange-auth';
-import { load, save, type Tokens } from './tokens';
+import { reload, save, tokens, type Tokens } from './tokens';
 
 /** endpoint is Latchkey's GraphQL URL, set at build time. */
 export const endpoint: string = import.meta.env.VITE_LATCHKEY_URL ?? 'http://localhost:8080/query';
@@ -50,7 +50,7 @@ export const client = new Client({
   exchanges: [
     authExchange(async (utils) => ({
       addAuthToOperation(op) {
-        const t = load();
+        const t = tokens();
         return t ? utils.appendHeaders(op, { Authorization: `Bearer ${t.accessToken}` }) : op;
       },
       didAuthError(error, op) {
@@ -62,7 +62,7 @@ export const client = new Client({
       },
       async refreshAuth() {
         await withRefreshLock(async () => {
-          const t = load();
+          const t = await reload();
           // Signed out meanwhile, or another tab has refreshed already: the
           // stored access token is not the one refused. Spending the refresh
           // token again would be a reuse.
@@ -71,10 +71,10 @@ export const client = new Client({
           }
           const r = await utils.mutate(REFRESH, { refreshToken: t.refreshToken });
           if (r.data?.refreshToken) {
-            save(r.data.refreshToken);
+            await save(r.data.refreshToken);
           } else if (r.error?.graphQLErrors.length) {
             // INVALID_REFRESH_TOKEN or REFRESH_TOKEN_REUSED: the session is over.
-            save(null);
+            await save(null);
           }
         });
       },

@@ -2,7 +2,7 @@
 // follows the shared tokens: signing in or out in one tab shows in all.
 import { gql, type CombinedError } from '@urql/core';
 import { client } from './client';
-import { load, onOtherTab, save, type Tokens } from './tokens';
+import { onOtherTab, reload, save, tokens, type Tokens } from './tokens';
 import './style.css';
 
 interface User {
@@ -62,7 +62,7 @@ function showUser(u: User): void {
   $('email').textContent = u.email;
   $('name').textContent = u.displayName ?? '—';
   $('roles').textContent = u.roles.join(', ');
-  $('expires').textContent = load()?.expiresAt ?? '';
+  $('expires').textContent = tokens()?.expiresAt ?? '';
   form.hidden = true;
   signedIn.hidden = false;
 }
@@ -80,7 +80,7 @@ function showError(e: CombinedError | Error | undefined): void {
 // refresh asks Latchkey who the stored token belongs to and shows it. An
 // expired token is refreshed on the way by the client.
 async function refresh(): Promise<void> {
-  if (!load()) {
+  if (!tokens()) {
     showSignedOut();
     return;
   }
@@ -94,10 +94,10 @@ async function refresh(): Promise<void> {
   }
   if (r.error?.graphQLErrors.some((e) => e.extensions?.code === 'UNAUTHENTICATED')) {
     // Revoked, or the refresh failed: this session is over.
-    save(null);
+    await save(null);
   }
   showError(r.error);
-  if (!load()) {
+  if (!tokens()) {
     showSignedOut();
   }
 }
@@ -116,7 +116,7 @@ form.addEventListener('submit', async (ev) => {
     showError(r.error);
     return;
   }
-  save(p);
+  await save(p);
   form.reset();
   showError(undefined);
   showUser(p.user);
@@ -125,8 +125,8 @@ form.addEventListener('submit', async (ev) => {
 $('reload').addEventListener('click', () => void refresh());
 
 $('logout').addEventListener('click', async () => {
-  const t = load();
-  save(null);
+  const t = tokens();
+  await save(null);
   showSignedOut();
   if (t) {
     // Ends the session on the server, so its refresh token is dead too.
@@ -135,5 +135,13 @@ $('logout').addEventListener('click', async () => {
   }
 });
 
-onOtherTab(() => void refresh());
-void refresh();
+// Another tab signed in or out: follow it. (A refresh there changes
+// nothing here: this tab reads the new tokens when it next asks.)
+onOtherTab(() => {
+  if (!tokens()) {
+    showSignedOut();
+  } else if (status.dataset.state !== 'signed-in') {
+    void refresh();
+  }
+});
+void reload().then(refresh);

@@ -1,8 +1,9 @@
-// The tokens of the signed-in user, kept in localStorage so that every tab
-// of the app shares one session: a tab that refreshes stores the new pair
-// where the others read it, and a logout in one tab signs all of them out.
-
-const key = 'latchkey.tokens';
+// The tokens of the signed-in user, shared by every tab of the app so that
+// all tabs use one session. They live in IndexedDB, whose transactions every
+// tab sees in order: localStorage is not enough, as Chromium passes its
+// writes to other tabs asynchronously, so a tab could read a refresh token
+// that another tab has just spent. A BroadcastChannel tells the other tabs
+// when the tokens change; each tab keeps a copy for sending requests.
 
 /** Tokens is what Latchkey's login, register and refreshToken return. */
 export interface Tokens {
@@ -11,30 +12,57 @@ export interface Tokens {
   expiresAt: string;
 }
 
-/** load returns the stored tokens, or null when signed out. */
-export function load(): Tokens | null {
-  try {
-    const t = JSON.parse(localStorage.getItem(key) ?? 'null');
-    return t && typeof t.accessToken === 'string' && typeof t.refreshToken === 'string' ? t : null;
-  } catch {
-    return null;
-  }
+const channel = new BroadcastChannel('latchkey.tokens');
+let copy: Tokens | null = null;
+let opened: Promise<IDBDatabase> | undefined;
+
+function open(): Promise<IDBDatabase> {
+  opened ??= new Promise((resolve, reject) => {
+    const req = indexedDB.open('latchkey', 1);
+    req.onupgradeneeded = () => req.result.createObjectStore('tokens');
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  return opened;
 }
 
-/** save stores tokens, or forgets them when given null. */
-export function save(t: Tokens | null): void {
-  if (t) {
-    localStorage.setItem(key, JSON.stringify({ accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt }));
+// transact runs one request in a transaction and resolves once it is
+// committed, so that every tab's later transactions see it.
+async function transact<T>(mode: IDBTransactionMode, fn: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+  const db = await open();
+  return new Promise((resolve, reject) => {
+    const tx = db.transaction('tokens', mode);
+    const req = fn(tx.objectStore('tokens'));
+    tx.oncomplete = () => resolve(req.result);
+    tx.onerror = tx.onabort = () => reject(tx.error);
+  });
+}
+
+/** tokens returns this tab's copy of the tokens, or null when signed out. */
+export function tokens(): Tokens | null {
+  return copy;
+}
+
+/** reload reads the shared tokens into this tab's copy and returns them. */
+export async function reload(): Promise<Tokens | null> {
+  const t = await transact('readonly', (s) => s.get('current'));
+  copy = t && typeof t.accessToken === 'string' && typeof t.refreshToken === 'string' ? t : null;
+  return copy;
+}
+
+/** save stores tokens for every tab, or forgets them when given null. */
+export async function save(t: Tokens | null): Promise<void> {
+  const stored = t && { accessToken: t.accessToken, refreshToken: t.refreshToken, expiresAt: t.expiresAt };
+  if (stored) {
+    await transact('readwrite', (s) => s.put(stored, 'current'));
   } else {
-    localStorage.removeItem(key);
+    await transact('readwrite', (s) => s.delete('current'));
   }
+  copy = stored;
+  channel.postMessage('changed');
 }
 
 /** onOtherTab calls fn when another tab signs in, refreshes or signs out. */
 export function onOtherTab(fn: () => void): void {
-  window.addEventListener('storage', (e) => {
-    if (e.key === key || e.key === null) {
-      fn();
-    }
-  });
+  channel.onmessage = () => void reload().then(fn);
 }

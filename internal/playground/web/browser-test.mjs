@@ -1,6 +1,7 @@
 // Drives the playground in headless Chromium for TestPlaygroundBrowser:
 // loads the page at argv[2], runs Login and then Me through GraphiQL's
-// editor with Ctrl-Enter, takes a screenshot to argv[3], and prints a JSON
+// editor with Ctrl-Enter, takes a screenshot to argv[3], opens the
+// documentation explorer and the settings dialog, and prints a JSON
 // report of what happened (responses, requests, CSP violations, console
 // errors) for the Go test to judge. Requests to any host but loopback are
 // recorded and aborted.
@@ -23,6 +24,7 @@ const context = await chromium.launchPersistentContext(userDataDir, {
   ],
   viewport: { width: 1400, height: 1000 },
 });
+context.setDefaultTimeout(15000);
 try {
   await context.route('**/*', (route) => {
     const url = new URL(route.request().url());
@@ -69,10 +71,22 @@ try {
     report.login = await run('login(input', '"accessToken"');
     report.me = await run('me { id email', '"me"');
     report.tokenStatus = await page.getByTestId('token-status').innerText();
+    await page.screenshot({ path: screenshot });
+    // Open what GraphiQL renders only on demand (documentation explorer,
+    // a tooltip, the settings dialog), so that whatever styles they add
+    // meet the policy too.
+    await page.getByRole('button', { name: 'Show Documentation Explorer' }).click();
+    await page.locator('.graphiql-doc-explorer').waitFor();
+    await page.getByRole('button', { name: 'Open settings dialog' }).hover();
+    await page.getByRole('tooltip').first().waitFor();
+    await page.getByRole('button', { name: 'Open settings dialog' }).click();
+    await page.getByRole('dialog').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
   } catch (err) {
     report.error = String(err);
+    await page.screenshot({ path: screenshot });
   }
-  await page.screenshot({ path: screenshot });
 } finally {
   await context.close();
   rmSync(userDataDir, { recursive: true, force: true });

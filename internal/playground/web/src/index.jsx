@@ -4,10 +4,15 @@
 import { StrictMode, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
 import { GraphiQL } from 'graphiql';
+import { setNonce } from 'get-nonce';
 import 'graphiql/style.css';
 import './playground.css';
 import { exampleDocument, exampleVariables } from './example.js';
 import { createSession } from './session.js';
+
+// GraphiQL's dialogs add <style> elements (react-style-singleton); the
+// page's Content-Security-Policy admits them by this request's nonce.
+setNonce(document.querySelector('meta[property="csp-nonce"]')?.nonce);
 
 const session = createSession(new URL('query', document.baseURI).href);
 
