@@ -331,3 +331,24 @@ func TestEntitiesBatched(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkEntities measures one _entities request for 100 users over
+// HTTP, as a router sends it: the caller's authentication and the one
+// query that loads the batch.
+func BenchmarkEntities(b *testing.B) {
+	benchDatabases(b, func(b *testing.B, uri string) {
+		s := startServer(b, testEnv(uri, "RATE_LIMIT_REGISTER", "0"))
+		caller := s.register(b, uniqueEmail(b, "gateway"))
+		ids := make([]string, 100)
+		for i := range ids {
+			ids[i] = s.register(b, fmt.Sprintf("entity-%d-%s", i, uniqueEmail(b, "bench"))).User.ID
+		}
+		vars := map[string]any{"reps": userReps(ids...)}
+		b.ResetTimer()
+		for b.Loop() {
+			if r := s.post(b, caller.AccessToken, entitiesDoc, vars); len(r.Errors) > 0 {
+				b.Fatal(r.Body)
+			}
+		}
+	})
+}

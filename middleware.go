@@ -257,14 +257,19 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 // when a W3C traceparent header names one. The line has the path but never
 // the query string, which may carry a GraphQL document and its variables
 // (GET /query?query=...&variables=...). Probes and metrics scrapes, which
-// come every few seconds, are logged at debug level.
+// come every few seconds, are logged at debug level and not traced.
 func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http.Handler {
 	propagator := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, operation := telemetry.WithOperationSlot(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
-		if tracer != nil {
+		routine := false
+		switch r.URL.Path {
+		case "/healthz", "/readyz", "/metrics":
+			routine = true
+		}
+		if tracer != nil && !routine {
 			var span trace.Span
 			ctx, span = tracer.Start(propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)), spanName(r),
 				trace.WithSpanKind(trace.SpanKindServer),
@@ -280,8 +285,7 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		level := slog.LevelInfo
-		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
+		if routine {
 			level = slog.LevelDebug
 		}
 		if !logger.Enabled(ctx, level) {
@@ -306,7 +310,7 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 // paths, the path: a bounded set of names.
 func spanName(r *http.Request) string {
 	switch r.URL.Path {
-	case "/query", "/graphql", "/", "/.well-known/jwks.json", "/healthz", "/readyz", "/metrics":
+	case "/query", "/graphql", "/", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz", "/readyz", "/metrics":
 		return r.Method + " " + r.URL.Path
 	}
 	return r.Method

@@ -139,6 +139,11 @@ func TestTracingExportsOperationAndDatabaseSpans(t *testing.T) {
 				}
 			}
 		}
+		for _, sp := range spans {
+			if sp.GetName() == "GET /readyz" || sp.GetName() == "GET /metrics" {
+				t.Errorf("span %q: probes and scrapes are not traced", sp.GetName())
+			}
+		}
 		parent := func(sp receivedSpan) (receivedSpan, bool) {
 			p, ok := byID[hex.EncodeToString(sp.GetParentSpanId())]
 			return p, ok
