@@ -23,9 +23,12 @@ func TestLoadTool(t *testing.T) {
 		s := startServer(t, testEnv(uri, "RATE_LIMIT_REGISTER", "0"))
 		for _, scenario := range bench.Scenarios {
 			t.Run("scenario="+scenario, func(t *testing.T) {
-				d := 400 * time.Millisecond
+				// Long enough for some requests to finish on a busy machine
+				// under the race detector: requests in flight at the end are
+				// not counted.
+				d := time.Second
 				if scenario == "mixed" {
-					d = time.Second // time for each client to reach the rarer operations
+					d = 2 * time.Second // time for each client to reach the rarer operations
 				}
 				res, err := bench.Run(t.Context(), bench.Options{
 					URL: s.URL, Scenario: scenario, Concurrency: 3, Duration: d, PID: os.Getpid(),
@@ -59,7 +62,7 @@ func TestLoadTool(t *testing.T) {
 // their error code, not hidden among the successes.
 func TestLoadToolCountsErrors(t *testing.T) {
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_REGISTER", "3/1h"))
-	res, err := bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "register", Concurrency: 2, Duration: 300 * time.Millisecond})
+	res, err := bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "register", Concurrency: 2, Duration: 2 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +70,7 @@ func TestLoadToolCountsErrors(t *testing.T) {
 		t.Errorf("register with 3 allowed = %d requests, errors %v, want 3 successes and the rest RATE_LIMITED", res.Requests, res.ErrorsByCode)
 	}
 
-	res, err = bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "me", Concurrency: 2, Duration: 200 * time.Millisecond, Token: "not.a.token"})
+	res, err = bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "me", Concurrency: 2, Duration: time.Second, Token: "not.a.token"})
 	if err != nil {
 		t.Fatal(err)
 	}
