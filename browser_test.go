@@ -5,13 +5,12 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 )
 
 // browserTools returns node and Chromium for a browser test whose npm
-// project (with playwright-core installed by `npm ci`) is dir. Without them
-// the test is skipped on a developer machine and fails in CI (CI set).
+// project (with playwright-core) is dir, installing its packages when they
+// are missing.
 func browserTools(t *testing.T, dir string) (node, chromium string) {
 	t.Helper()
 	if testing.Short() {
@@ -21,22 +20,13 @@ func browserTools(t *testing.T, dir string) (node, chromium string) {
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
-	missing := func(what string) {
-		t.Helper()
-		if os.Getenv("CI") != "" {
-			t.Fatalf("browser test needs %s", what)
-		}
-		t.Skipf("browser test needs %s", what)
-	}
 	if _, err := os.Stat(chromium); err != nil {
-		missing("Chromium (apt-get install chromium, or set CHROMIUM)")
+		needTool(t, "Chromium (apt-get install chromium, or set CHROMIUM)")
 	}
+	npmProject(t, dir)
 	node, err := exec.LookPath("node")
 	if err != nil {
-		missing("node on PATH")
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "playwright-core")); err != nil {
-		missing("`npm ci` in " + dir)
+		t.Fatal(err)
 	}
 	return node, chromium
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,32 +20,6 @@ import (
 // subgraph, an Apollo Gateway and the composition check, with their npm
 // dependencies pinned in package-lock.json.
 const federationDir = "testdata/federation"
-
-// nodeTools makes sure node and the pinned npm packages are there,
-// installing the packages with npm ci when they are not. Outside CI,
-// a machine without node skips the test; in CI it fails.
-func nodeTools(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts Node processes: skipped in -short mode")
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s must be installed in CI: %v", tool, err)
-			}
-			t.Skipf("%s not installed: %v", tool, err)
-		}
-	}
-	if _, err := os.Stat(filepath.Join(federationDir, "node_modules", ".package-lock.json")); err == nil {
-		return
-	}
-	cmd := exec.CommandContext(t.Context(), "npm", "ci", "--no-audit", "--no-fund")
-	cmd.Dir = federationDir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm ci in %s: %v\n%s", federationDir, err, out)
-	}
-}
 
 // syncBuffer collects a process's output for the failure message.
 type syncBuffer struct {
@@ -125,7 +98,7 @@ type composition struct {
 // or a hint about Latchkey's schema, and an Apollo Gateway serves it,
 // forwarding the client's Authorization header.
 func TestApolloFederation(t *testing.T) {
-	nodeTools(t)
+	npmProject(t, federationDir)
 	const secret = "a shared secret of at least thirty-two bytes"
 	latchkey := startServer(t, testEnv(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))
 	profiles := startNode(t, "subgraph.mjs")

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"errors"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,31 +10,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/testdb"
 )
-
-// nodeVerifier returns the directory of the Node verifier, with its npm
-// packages installed (npm ci, from package-lock.json, when they are not).
-// It skips the test only when node is not installed; CI installs it.
-func nodeVerifier(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("node is not installed; CI must install it")
-		}
-		t.Skip("node is not installed")
-	}
-	dir, err := filepath.Abs(filepath.Join("interop", "node"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "jose", "package.json")); err != nil {
-		cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm ci in %s: %v\n%s", dir, err, out)
-		}
-	}
-	return dir
-}
 
 // nodeResult is what verify.mjs prints for one token.
 type nodeResult struct {
@@ -78,7 +52,7 @@ func verifyWithNode(t *testing.T, dir, issuer, audience, jwksURL string, tokens 
 // npm, fetching the keys from the running service (createRemoteJWKSet), for
 // every key type; a tampered token and one for another audience fail.
 func TestNodeVerifier(t *testing.T) {
-	dir := nodeVerifier(t)
+	dir := npmProject(t, filepath.Join("interop", "node"))
 	const issuer = "https://auth.example.com"
 	for _, alg := range []string{"ES256 database", "RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
