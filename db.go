@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
-	"strings"
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
@@ -39,7 +38,7 @@ func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.C
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		connector, err := sqlite.NewConnector(sqliteDSN(cfg.Path))
+		connector, err := sqlite.NewConnector(cfg.SQLiteDSN())
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
@@ -54,17 +53,6 @@ func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.C
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
 	}
 	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
-}
-
-// sqliteDSN is the modernc.org/sqlite data source for path, with foreign
-// keys on and, for a file, write-ahead logging.
-func sqliteDSN(path string) string {
-	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
-	if path == ":memory:" {
-		return "file::memory:?" + params
-	}
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
-		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 }
 
 // migrationLockID is the PostgreSQL advisory lock that serializes the

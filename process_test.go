@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -27,7 +28,7 @@ func TestInternalErrorsRevealNothing(t *testing.T) {
 	email := uniqueEmail(t, "broken")
 	s.register(t, email)
 
-	db, err := sql.Open("sqlite", sqliteDSN(strings.TrimPrefix(uri, "sqlite://")))
+	db, err := sql.Open("sqlite", config.Database{Path: strings.TrimPrefix(uri, "sqlite://")}.SQLiteDSN())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +212,7 @@ func TestLoginUpgradesPasswordHash(t *testing.T) {
 	uri := testdb.SQLiteFile(t)
 	email := uniqueEmail(t, "rehash")
 	storedHash := func() string {
-		db, err := sql.Open("sqlite", sqliteDSN(strings.TrimPrefix(uri, "sqlite://")))
+		db, err := sql.Open("sqlite", config.Database{Path: strings.TrimPrefix(uri, "sqlite://")}.SQLiteDSN())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -338,7 +338,7 @@ func Open(cfg config.Database) (*sql.DB, *ent.Client, error) {
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
-		db, err := sql.Open("sqlite", sqliteDSN(cfg.Path))
+		db, err := sql.Open("sqlite", cfg.SQLiteDSN())
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
@@ -349,15 +349,4 @@ func Open(cfg config.Database) (*sql.DB, *ent.Client, error) {
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
 	}
 	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
-}
-
-// sqliteDSN is the data source the service opens path with: foreign keys
-// on and, for a file, write-ahead logging.
-func sqliteDSN(path string) string {
-	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
-	if path == ":memory:" {
-		return "file::memory:?" + params
-	}
-	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) +
-		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
 }

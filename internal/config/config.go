@@ -186,6 +186,17 @@ type Database struct {
 	MaxConns int
 }
 
+// SQLiteDSN is the modernc.org/sqlite data source of Path: foreign keys on
+// and, for a file, write-ahead logging.
+func (d Database) SQLiteDSN() string {
+	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
+	if d.Path == ":memory:" {
+		return "file::memory:?" + params
+	}
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(d.Path) +
+		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+}
+
 // PasswordHash holds the argon2id cost and how many hashes may run at once.
 type PasswordHash struct {
 	Memory      uint32 // PASSWORD_HASH_MEMORY, in KiB
