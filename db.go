@@ -17,6 +17,15 @@ import (
 	"github.com/latchkey/latchkey/internal/telemetry"
 )
 
+// entDialect is Ent's name of the configured dialect, "postgres" or
+// "sqlite".
+func entDialect(name string) string {
+	if name == "sqlite" {
+		return dialect.SQLite
+	}
+	return dialect.Postgres
+}
+
 // openDatabase opens the configured database and an Ent client over it.
 // tp, unless nil, traces the database calls made within a span.
 func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
@@ -36,7 +45,7 @@ func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.C
 		db := open(connector)
 		db.SetMaxOpenConns(cfg.MaxConns)
 		db.SetMaxIdleConns(cfg.MaxConns)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(entDialect(cfg.Dialect), db))), nil
 	case "sqlite":
 		connector, err := sqlite.NewConnector(cfg.SQLiteDSN())
 		if err != nil {
@@ -50,7 +59,7 @@ func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.C
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(entDialect(cfg.Dialect), db))), nil
 	}
 	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
 }

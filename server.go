@@ -235,7 +235,7 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 	if err != nil {
 		return nil, nil, fmt.Errorf("password hashing: %w", err)
 	}
-	svc := auth.NewService(client, keys.issuer, hasher, auth.Lifetimes{
+	svc := auth.NewService(client, entDialect(cfg.Database.Dialect), keys.issuer, hasher, auth.Lifetimes{
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
-	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
@@ -16,96 +15,90 @@ import (
 	"github.com/latchkey/latchkey/ent/user"
 )
 
-// refreshRow is a refresh token with its session and the session's user,
-// as loadRefreshToken reads them in one joined query.
-type refreshRow struct {
-	TokenID          uuid.UUID      `sql:"t_id"`
-	TokenSpentAt     storedTime     `sql:"t_spent_at"`
-	SessionID        uuid.UUID      `sql:"s_id"`
-	SessionCreatedAt storedTime     `sql:"s_created_at"`
-	SessionExpiresAt storedTime     `sql:"s_expires_at"`
-	SessionRevokedAt storedTime     `sql:"s_revoked_at"`
-	UserID           uuid.UUID      `sql:"u_id"`
-	Email            string         `sql:"u_email"`
-	PasswordHash     string         `sql:"u_password_hash"`
-	DisplayName      sql.NullString `sql:"u_display_name"`
-	Roles            []byte         `sql:"u_roles"`
-	EmailVerified    bool           `sql:"u_email_verified"`
-	Disabled         bool           `sql:"u_disabled"`
-	CreatedAt        storedTime     `sql:"u_created_at"`
-	UpdatedAt        storedTime     `sql:"u_updated_at"`
-	LastLoginAt      storedTime     `sql:"u_last_login_at"`
-}
-
-// userColumns are the user's columns refreshRow holds; a test checks that
-// they are all of them.
+// userColumns are the user's columns the refresh query reads, in the order
+// loadRefreshToken scans them; a test checks that they are all of them.
 var userColumns = []string{
 	user.FieldID, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldRoles,
 	user.FieldEmailVerified, user.FieldDisabled, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt,
 }
 
-// loadRefreshToken reads the refresh token with hash, its session and the
-// session's user in one joined query, where eager loading takes three. The
+// refreshQuery is the statement of loadRefreshToken in the SQL dialect d:
+// the refresh token with a hash, its session and the session's user in one
+// joined query, where eager loading takes three. It is built once, with
+// Ent's builder: building it anew for each refresh cost more CPU than
+// SQLite running it.
+func refreshQuery(d string) string {
+	b := entsql.Dialect(d)
+	t, st, ut := b.Table(refreshtoken.Table), b.Table(session.Table), b.Table(user.Table)
+	s := b.Select().From(t).
+		Join(st).On(t.C(refreshtoken.FieldSessionID), st.C(session.FieldID)).
+		Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
+		Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), []byte(nil)))
+	// The joins name the tables: their columns are read after them.
+	cols := []string{
+		t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldSpentAt),
+		st.C(session.FieldID), st.C(session.FieldCreatedAt), st.C(session.FieldExpiresAt), st.C(session.FieldRevokedAt),
+	}
+	for _, c := range userColumns {
+		cols = append(cols, ut.C(c))
+	}
+	q, _ := s.Select(cols...).Query()
+	return q
+}
+
+// loadRefreshToken runs query, refreshQuery's statement, for hash. The
 // token and session carry what a rotation reads: the token's ID and
 // SpentAt, the session's ID, UserID, CreatedAt, ExpiresAt and RevokedAt.
 // It fails with an ent not-found error for an unknown hash.
-func loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) (*ent.RefreshToken, *ent.Session, *ent.User, error) {
-	var rows []refreshRow
-	err := tx.RefreshToken.Query().
-		Where(refreshtoken.TokenHash(hash)).
-		Modify(func(s *entsql.Selector) {
-			st := entsql.Table(session.Table)
-			ut := entsql.Table(user.Table)
-			s.Join(st).On(s.C(refreshtoken.FieldSessionID), st.C(session.FieldID)).
-				Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID))
-			cols := []string{
-				entsql.As(s.C(refreshtoken.FieldID), "t_id"),
-				entsql.As(s.C(refreshtoken.FieldSpentAt), "t_spent_at"),
-				entsql.As(st.C(session.FieldID), "s_id"),
-				entsql.As(st.C(session.FieldCreatedAt), "s_created_at"),
-				entsql.As(st.C(session.FieldExpiresAt), "s_expires_at"),
-				entsql.As(st.C(session.FieldRevokedAt), "s_revoked_at"),
-			}
-			for _, c := range userColumns {
-				cols = append(cols, entsql.As(ut.C(c), "u_"+c))
-			}
-			s.Select(cols...)
-		}).
-		Scan(ctx, &rows)
+func loadRefreshToken(ctx context.Context, tx *ent.Tx, query string, hash []byte) (*ent.RefreshToken, *ent.Session, *ent.User, error) {
+	rows, err := tx.QueryContext(ctx, query, hash)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if len(rows) != 1 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return nil, nil, nil, err
+		}
 		return nil, nil, nil, &ent.NotFoundError{}
 	}
-	r := rows[0]
-	u := &ent.User{
-		ID:            r.UserID,
-		Email:         r.Email,
-		PasswordHash:  r.PasswordHash,
-		EmailVerified: r.EmailVerified,
-		Disabled:      r.Disabled,
-		LastLoginAt:   r.LastLoginAt.t,
+	var (
+		rt                    ent.RefreshToken
+		sess                  ent.Session
+		u                     ent.User
+		displayName           sql.NullString
+		roles                 []byte
+		spent, revoked, login storedTime
+		required              [4]storedTime
+	)
+	if err := rows.Scan(
+		&rt.ID, &spent,
+		&sess.ID, &required[0], &required[1], &revoked,
+		&u.ID, &u.Email, &u.PasswordHash, &displayName, &roles,
+		&u.EmailVerified, &u.Disabled, &required[2], &required[3], &login,
+	); err != nil {
+		return nil, nil, nil, err
 	}
-	if r.DisplayName.Valid {
-		u.DisplayName = &r.DisplayName.String
+	if err := rows.Close(); err != nil {
+		return nil, nil, nil, err
 	}
-	if err := json.Unmarshal(r.Roles, &u.Roles); err != nil {
+	if displayName.Valid {
+		u.DisplayName = &displayName.String
+	}
+	if err := json.Unmarshal(roles, &u.Roles); err != nil {
 		return nil, nil, nil, fmt.Errorf("roles of user %s: %w", u.ID, err)
 	}
-	sess := &ent.Session{ID: r.SessionID, UserID: r.UserID, RevokedAt: r.SessionRevokedAt.t}
-	for _, v := range []struct {
-		dst *time.Time
-		src storedTime
-	}{{&u.CreatedAt, r.CreatedAt}, {&u.UpdatedAt, r.UpdatedAt}, {&sess.CreatedAt, r.SessionCreatedAt}, {&sess.ExpiresAt, r.SessionExpiresAt}} {
-		if v.src.t == nil {
+	for i, dst := range []*time.Time{&sess.CreatedAt, &sess.ExpiresAt, &u.CreatedAt, &u.UpdatedAt} {
+		if required[i].t == nil {
 			return nil, nil, nil, fmt.Errorf("refresh token of session %s: a required time is NULL", sess.ID)
 		}
-		*v.dst = *v.src.t
+		*dst = *required[i].t
 	}
-	sess.Edges.User = u
-	rt := &ent.RefreshToken{ID: r.TokenID, SpentAt: r.TokenSpentAt.t, Edges: ent.RefreshTokenEdges{Session: sess}}
-	return rt, sess, u, nil
+	rt.SpentAt, sess.RevokedAt, u.LastLoginAt = spent.t, revoked.t, login.t
+	sess.UserID = u.ID
+	sess.Edges.User = &u
+	rt.Edges.Session = &sess
+	return &rt, &sess, &u, nil
 }
 
 // storedTime scans a nullable time column of a joined query: a time.Time,

@@ -50,12 +50,15 @@ type Service struct {
 	clock    func() time.Time
 	logger   *slog.Logger
 	obs      Observer
+	// refreshQuery is refreshQuery's statement in the database's dialect.
+	refreshQuery string
 }
 
-// NewService returns a Service. clock is the time source; nil means time.Now.
+// NewService returns a Service over db, a database of the Ent dialect
+// dialect. clock is the time source; nil means time.Now.
 // obs learns the outcomes of logins and refreshes, throttled calls and the
 // hasher's timings; nil observes nothing.
-func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
+func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
@@ -63,7 +66,10 @@ func NewService(db *ent.Client, tokens *token.Issuer, hasher *Hasher, life Lifet
 		obs = nopObserver{}
 	}
 	hasher.obs = obs
-	return &Service{db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs), clock: clock, logger: logger, obs: obs}
+	return &Service{
+		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs),
+		clock: clock, logger: logger, obs: obs, refreshQuery: refreshQuery(dialect),
+	}
 }
 
 // now is the clock in UTC at the precision both databases keep, so that a
@@ -111,7 +117,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		return nil, fmt.Errorf("hashing password: %w", err)
 	}
 	now := s.now()
-	var out *Tokens
+	var g grant
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		u, err := tx.User.Create().
 			SetEmail(email).
@@ -128,10 +134,13 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		if err != nil {
 			return fmt.Errorf("creating user: %w", err)
 		}
-		out, err = s.startSession(ctx, tx, u, now)
+		g, err = s.startSession(ctx, tx, u, now)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(g)
 }
 
 // maxPasswordLen bounds what login hashes: no valid password is longer.
@@ -210,7 +219,7 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 		}
 	}
 	now := s.now()
-	var out *Tokens
+	var g grant
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		if newHash != "" {
 			// Only over the hash just verified: a concurrent password change wins.
@@ -225,15 +234,17 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 		if err != nil {
 			return fmt.Errorf("recording login: %w", err)
 		}
-		out, err = s.startSession(ctx, tx, u, now)
+		g, err = s.startSession(ctx, tx, u, now)
 		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(g)
 }
 
-// startSession creates a session of u with its first refresh token and signs
-// an access token for it.
-func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time) (*Tokens, error) {
+// startSession creates a session of u with its first refresh token.
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, now time.Time) (grant, error) {
 	req := RequestFrom(ctx)
 	sess, err := tx.Session.Create().
 		SetUserID(u.ID).
@@ -244,17 +255,24 @@ func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User, now
 		SetNillableIPAddress(truncated(req.ClientIP, 64)).
 		Save(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("creating session: %w", err)
+		return grant{}, fmt.Errorf("creating session: %w", err)
 	}
 	return s.issue(ctx, tx, u, sess, nil, now)
 }
 
-// issue stores a new refresh token of sess (rotated from parent, if any)
-// and signs an access token to go with it.
-func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, parent *uuid.UUID, now time.Time) (*Tokens, error) {
+// grant is what a transaction that starts or rotates a session hands out
+// once it has committed: the user, the session and its new refresh token.
+type grant struct {
+	user    *ent.User
+	session *ent.Session
+	refresh string
+}
+
+// issue stores a new refresh token of sess, rotated from parent if any.
+func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, parent *uuid.UUID, now time.Time) (grant, error) {
 	refresh, hash, err := token.NewRefreshToken()
 	if err != nil {
-		return nil, fmt.Errorf("making refresh token: %w", err)
+		return grant{}, fmt.Errorf("making refresh token: %w", err)
 	}
 	if err := tx.RefreshToken.Create().
 		SetSessionID(sess.ID).
@@ -262,9 +280,16 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 		SetNillableParentID(parent).
 		SetCreatedAt(now).
 		Exec(ctx); err != nil {
-		return nil, fmt.Errorf("storing refresh token: %w", err)
+		return grant{}, fmt.Errorf("storing refresh token: %w", err)
 	}
-	access, claims, err := s.tokens.Issue(u.ID.String(), sess.ID.String(), u.Email, u.Roles)
+	return grant{user: u, session: sess, refresh: refresh}, nil
+}
+
+// sign signs the access token of a committed grant. It runs after the
+// commit, so that the transaction, and on SQLite the one connection, is not
+// held for the signature.
+func (s *Service) sign(g grant) (*Tokens, error) {
+	access, claims, err := s.tokens.Issue(g.user.ID.String(), g.session.ID.String(), g.user.Email, g.user.Roles)
 	if err != nil {
 		return nil, fmt.Errorf("signing access token: %w", err)
 	}
@@ -272,9 +297,9 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 		AccessToken:      access,
 		AccessExpiresAt:  claims.ExpiresAt.Time,
 		AccessTTL:        s.tokens.TTL(),
-		RefreshToken:     refresh,
-		RefreshExpiresAt: sess.ExpiresAt,
-		User:             u,
+		RefreshToken:     g.refresh,
+		RefreshExpiresAt: g.session.ExpiresAt,
+		User:             g.user,
 	}, nil
 }
 
@@ -320,9 +345,12 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		return nil, false, ErrInvalidRefreshToken
 	}
 	hash := token.HashRefreshToken(refresh)
-	var reused bool
+	var (
+		reused bool
+		g      grant
+	)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, sess, u, err := loadRefreshToken(ctx, tx, hash)
+		rt, sess, u, err := loadRefreshToken(ctx, tx, s.refreshQuery, hash)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
@@ -381,7 +409,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		}
 		sess.LastUsedAt, sess.ExpiresAt = now, expires
 		grace = spentAt != nil
-		out, err = s.issue(ctx, tx, u, sess, &rt.ID, now)
+		g, err = s.issue(ctx, tx, u, sess, &rt.ID, now)
 		return err
 	})
 	if err != nil {
@@ -391,7 +419,8 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		s.logger.WarnContext(ctx, "refresh token reused, session revoked")
 		return nil, false, ErrRefreshTokenReused
 	}
-	return out, grace, nil
+	out, err = s.sign(g)
+	return out, grace, err
 }
 
 // withinReuseInterval reports whether a token spent at spentAt may still be
