@@ -44,6 +44,7 @@ func (s *Service) authenticate(ctx context.Context, header string) (*Principal, 
 	u, err := s.db.User.Query().
 		Where(user.ID(uid), user.Disabled(false), user.HasSessionsWith(s.live(sid)...)).
 		Only(ctx)
+	yieldConnection()
 	if ent.IsNotFound(err) {
 		return nil, &UnauthenticatedError{Reason: ReasonRevoked}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -50,8 +51,7 @@ type Service struct {
 	clock    func() time.Time
 	logger   *slog.Logger
 	obs      Observer
-	// refreshQuery is refreshQuery's statement in the database's dialect.
-	refreshQuery string
+	rotation rotationSQL // in the database's dialect
 }
 
 // NewService returns a Service over db, a database of the Ent dialect
@@ -68,7 +68,7 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Ha
 	hasher.obs = obs
 	return &Service{
 		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs),
-		clock: clock, logger: logger, obs: obs, refreshQuery: refreshQuery(dialect),
+		clock: clock, logger: logger, obs: obs, rotation: newRotationSQL(dialect),
 	}
 }
 
@@ -274,12 +274,7 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 	if err != nil {
 		return grant{}, fmt.Errorf("making refresh token: %w", err)
 	}
-	if err := tx.RefreshToken.Create().
-		SetSessionID(sess.ID).
-		SetTokenHash(hash).
-		SetNillableParentID(parent).
-		SetCreatedAt(now).
-		Exec(ctx); err != nil {
+	if _, err := exec(ctx, tx, s.rotation.insert, uuid.New(), sess.ID, hash, parent, now); err != nil {
 		return grant{}, fmt.Errorf("storing refresh token: %w", err)
 	}
 	return grant{user: u, session: sess, refresh: refresh}, nil
@@ -350,7 +345,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		g      grant
 	)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, sess, u, err := loadRefreshToken(ctx, tx, s.refreshQuery, hash)
+		rt, sess, u, err := loadRefreshToken(ctx, tx, s.rotation.load, hash)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
@@ -366,10 +361,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		// refresh must then report as a reuse too.
 		spentAt := rt.SpentAt
 		if spentAt == nil {
-			n, err := tx.RefreshToken.Update().
-				Where(refreshtoken.ID(rt.ID), refreshtoken.SpentAtIsNil()).
-				SetSpentAt(now).
-				Save(ctx)
+			n, err := exec(ctx, tx, s.rotation.spend, now, rt.ID)
 			if err != nil {
 				return fmt.Errorf("spending refresh token: %w", err)
 			}
@@ -392,14 +384,8 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		if sess.RevokedAt != nil || u.Disabled {
 			return ErrInvalidRefreshToken
 		}
-		// Update, not UpdateOne: no read back of the row, whose new values
-		// are known.
 		expires := s.refreshExpiry(sess.CreatedAt, now)
-		n, err := tx.Session.Update().
-			Where(session.ID(sess.ID), session.RevokedAtIsNil()).
-			SetLastUsedAt(now).
-			SetExpiresAt(expires).
-			Save(ctx)
+		n, err := exec(ctx, tx, s.rotation.extend, now, expires, sess.ID)
 		if err != nil {
 			return fmt.Errorf("extending session: %w", err)
 		}
@@ -640,8 +626,18 @@ func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) (err
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
+	yieldConnection()
 	return nil
 }
+
+// yieldConnection lets another goroutine run once a database call has given
+// its connection back. On SQLite the pool has one connection, and
+// database/sql hands it to the next waiting request, whose goroutine is then
+// queued on this processor behind the caller: without the yield, it would
+// start its statements only after the caller's signature and response, with
+// the connection idle meanwhile. Measured with latchkey-bench on SQLite, 8
+// clients: refresh +20%, me +10%; PostgreSQL's pool is unchanged by it.
+func yieldConnection() { runtime.Gosched() }
 
 // truncated returns s cut to at most n bytes on a rune boundary, or nil for
 // an empty s.

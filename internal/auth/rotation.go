@@ -15,25 +15,41 @@ import (
 	"github.com/latchkey/latchkey/ent/user"
 )
 
-// userColumns are the user's columns the refresh query reads, in the order
+// userColumns are the user's columns rotationSQL.load reads, in the order
 // loadRefreshToken scans them; a test checks that they are all of them.
 var userColumns = []string{
 	user.FieldID, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldRoles,
 	user.FieldEmailVerified, user.FieldDisabled, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt,
 }
 
-// refreshQuery is the statement of loadRefreshToken in the SQL dialect d:
-// the refresh token with a hash, its session and the session's user in one
-// joined query, where eager loading takes three. It is built once, with
-// Ent's builder: building it anew for each refresh cost more CPU than
-// SQLite running it.
-func refreshQuery(d string) string {
+// rotationSQL is the SQL of a refresh token's rotation in one dialect,
+// built once with Ent's builder. A rotation holds its transaction, and on
+// SQLite the one connection, from the first statement to the commit:
+// building each statement anew with Ent's builder inside it, and scanning
+// the joined read by reflection, cost more CPU than SQLite running them,
+// and every other request waited for it.
+type rotationSQL struct {
+	// load reads a refresh token by its hash ($1) with its session and the
+	// session's user, in one joined query where eager loading takes three.
+	load string
+	// spend sets spent_at = $1 of the token $2 unless it is spent.
+	spend string
+	// extend sets last_used_at = $1 and expires_at = $2 of the session $3
+	// unless it is revoked.
+	extend string
+	// insert stores a token: id, session_id, token_hash, parent_id,
+	// created_at.
+	insert string
+}
+
+func newRotationSQL(d string) rotationSQL {
+	const arg = 0 // any non-nil value: the builder writes a placeholder for it
 	b := entsql.Dialect(d)
 	t, st, ut := b.Table(refreshtoken.Table), b.Table(session.Table), b.Table(user.Table)
-	s := b.Select().From(t).
+	load := b.Select().From(t).
 		Join(st).On(t.C(refreshtoken.FieldSessionID), st.C(session.FieldID)).
 		Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
-		Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), []byte(nil)))
+		Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), arg))
 	// The joins name the tables: their columns are read after them.
 	cols := []string{
 		t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldSpentAt),
@@ -42,11 +58,34 @@ func refreshQuery(d string) string {
 	for _, c := range userColumns {
 		cols = append(cols, ut.C(c))
 	}
-	q, _ := s.Select(cols...).Query()
-	return q
+	var r rotationSQL
+	r.load, _ = load.Select(cols...).Query()
+	r.spend, _ = b.Update(refreshtoken.Table).
+		Set(refreshtoken.FieldSpentAt, arg).
+		Where(entsql.And(entsql.EQ(refreshtoken.FieldID, arg), entsql.IsNull(refreshtoken.FieldSpentAt))).
+		Query()
+	r.extend, _ = b.Update(session.Table).
+		Set(session.FieldLastUsedAt, arg).Set(session.FieldExpiresAt, arg).
+		Where(entsql.And(entsql.EQ(session.FieldID, arg), entsql.IsNull(session.FieldRevokedAt))).
+		Query()
+	r.insert, _ = b.Insert(refreshtoken.Table).
+		Columns(refreshtoken.FieldID, refreshtoken.FieldSessionID, refreshtoken.FieldTokenHash, refreshtoken.FieldParentID, refreshtoken.FieldCreatedAt).
+		Values(arg, arg, arg, arg, arg).
+		Query()
+	return r
 }
 
-// loadRefreshToken runs query, refreshQuery's statement, for hash. The
+// exec runs a statement of rotationSQL in tx and returns the number of
+// rows it changed.
+func exec(ctx context.Context, tx *ent.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// loadRefreshToken runs query, rotationSQL.load, for hash. The
 // token and session carry what a rotation reads: the token's ID and
 // SpentAt, the session's ID, UserID, CreatedAt, ExpiresAt and RevokedAt.
 // It fails with an ent not-found error for an unknown hash.
