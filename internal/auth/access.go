@@ -10,9 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
-	"github.com/latchkey/latchkey/ent/predicate"
-	"github.com/latchkey/latchkey/ent/session"
-	"github.com/latchkey/latchkey/ent/user"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -41,10 +38,7 @@ func (s *Service) authenticate(ctx context.Context, header string) (*Principal, 
 		}
 		return nil, &UnauthenticatedError{Reason: ReasonInvalid}
 	}
-	u, err := s.db.User.Query().
-		Where(user.ID(uid), user.Disabled(false), user.HasSessionsWith(s.live(sid)...)).
-		Only(ctx)
-	yieldConnection()
+	u, err := s.queries.loadPrincipal(ctx, s.db, sid, uid, s.now())
 	if ent.IsNotFound(err) {
 		return nil, &UnauthenticatedError{Reason: ReasonRevoked}
 	}
@@ -69,11 +63,6 @@ func (s *Service) parse(tok string) (*token.Claims, uuid.UUID, uuid.UUID, error)
 		return nil, uuid.Nil, uuid.Nil, token.ErrInvalid
 	}
 	return claims, uid, sid, nil
-}
-
-// live selects the session sid while it is neither revoked nor expired.
-func (s *Service) live(sid uuid.UUID) []predicate.Session {
-	return []predicate.Session{session.ID(sid), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())}
 }
 
 // principal returns the principal that @auth put in ctx, authenticating the
@@ -130,14 +119,12 @@ func (s *Service) ValidateToken(ctx context.Context, tok string) (Validation, er
 		}
 		return Validation{Reason: token.Reason(err)}, nil
 	}
-	live, err := s.db.Session.Query().
-		Where(append(s.live(sid), session.UserID(uid), session.HasUserWith(user.Disabled(false)))...).
-		Exist(ctx)
+	_, err = s.queries.loadPrincipal(ctx, s.db, sid, uid, now)
+	if ent.IsNotFound(err) {
+		return Validation{Reason: ReasonRevoked}, nil
+	}
 	if err != nil {
 		return Validation{}, fmt.Errorf("checking session: %w", err)
-	}
-	if !live {
-		return Validation{Reason: ReasonRevoked}, nil
 	}
 	return Validation{
 		Valid:     true,

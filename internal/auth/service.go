@@ -51,7 +51,7 @@ type Service struct {
 	clock    func() time.Time
 	logger   *slog.Logger
 	obs      Observer
-	rotation rotationSQL // in the database's dialect
+	queries  queries // in the database's dialect
 }
 
 // NewService returns a Service over db, a database of the Ent dialect
@@ -68,7 +68,7 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Ha
 	hasher.obs = obs
 	return &Service{
 		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs),
-		clock: clock, logger: logger, obs: obs, rotation: newRotationSQL(dialect),
+		clock: clock, logger: logger, obs: obs, queries: newQueries(dialect),
 	}
 }
 
@@ -274,7 +274,7 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 	if err != nil {
 		return grant{}, fmt.Errorf("making refresh token: %w", err)
 	}
-	if _, err := exec(ctx, tx, s.rotation.insert, uuid.New(), sess.ID, hash, parent, now); err != nil {
+	if _, err := exec(ctx, tx, s.queries.insert, uuid.New(), sess.ID, hash, parent, now); err != nil {
 		return grant{}, fmt.Errorf("storing refresh token: %w", err)
 	}
 	return grant{user: u, session: sess, refresh: refresh}, nil
@@ -345,7 +345,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		g      grant
 	)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, sess, u, err := loadRefreshToken(ctx, tx, s.rotation.load, hash)
+		rt, sess, u, err := s.queries.loadRefreshToken(ctx, tx, hash)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
@@ -361,7 +361,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		// refresh must then report as a reuse too.
 		spentAt := rt.SpentAt
 		if spentAt == nil {
-			n, err := exec(ctx, tx, s.rotation.spend, now, rt.ID)
+			n, err := exec(ctx, tx, s.queries.spend, now, rt.ID)
 			if err != nil {
 				return fmt.Errorf("spending refresh token: %w", err)
 			}
@@ -385,7 +385,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 			return ErrInvalidRefreshToken
 		}
 		expires := s.refreshExpiry(sess.CreatedAt, now)
-		n, err := exec(ctx, tx, s.rotation.extend, now, expires, sess.ID)
+		n, err := exec(ctx, tx, s.queries.extend, now, expires, sess.ID)
 		if err != nil {
 			return fmt.Errorf("extending session: %w", err)
 		}

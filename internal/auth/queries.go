@@ -1,0 +1,239 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/refreshtoken"
+	"github.com/latchkey/latchkey/ent/session"
+	"github.com/latchkey/latchkey/ent/user"
+)
+
+// userColumns are the user's columns the queries read, in the order
+// userRow scans them; a test checks that they are all of them.
+var userColumns = []string{
+	user.FieldID, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldRoles,
+	user.FieldEmailVerified, user.FieldDisabled, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt,
+}
+
+// queries is the SQL of the hot paths in one dialect, built once with Ent's
+// builder: the user behind each authenticated request, and a refresh
+// token's rotation. Built anew for each call, with the rows scanned by
+// reflection, Ent's builder cost more CPU than SQLite running the
+// statements; and a rotation holds its transaction, on SQLite the one
+// connection, from its first statement to the commit, so every other
+// request waited for that work too.
+type queries struct {
+	// principal reads the user $2 unless disabled, with userColumns, when
+	// its session $1 is neither revoked nor expired at $3.
+	principal string
+	// load reads a refresh token by its hash ($1): the token's id and
+	// spent_at; its session's id, created_at, expires_at and revoked_at;
+	// and the session's user, with userColumns.
+	load string
+	// spend sets spent_at = $1 of the token $2 unless it is spent.
+	spend string
+	// extend sets last_used_at = $1 and expires_at = $2 of the session $3
+	// unless it is revoked.
+	extend string
+	// insert stores a token: id, session_id, token_hash, parent_id,
+	// created_at.
+	insert string
+}
+
+func newQueries(d string) queries {
+	const arg = 0 // any non-nil value: the builder writes a placeholder for it
+	b := entsql.Dialect(d)
+	var q queries
+	{
+		st, ut := b.Table(session.Table), b.Table(user.Table)
+		s := b.Select().From(st).
+			Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
+			Where(entsql.And(
+				entsql.EQ(st.C(session.FieldID), arg),
+				entsql.EQ(ut.C(user.FieldID), arg),
+				entsql.IsNull(st.C(session.FieldRevokedAt)),
+				entsql.GT(st.C(session.FieldExpiresAt), arg),
+				entsql.EQ(ut.C(user.FieldDisabled), false),
+			))
+		// A join names its table: its columns are read after it.
+		q.principal, _ = s.Select(ut.Columns(userColumns...)...).Query()
+	}
+	{
+		t, st, ut := b.Table(refreshtoken.Table), b.Table(session.Table), b.Table(user.Table)
+		s := b.Select().From(t).
+			Join(st).On(t.C(refreshtoken.FieldSessionID), st.C(session.FieldID)).
+			Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
+			Where(entsql.EQ(t.C(refreshtoken.FieldTokenHash), arg))
+		cols := []string{
+			t.C(refreshtoken.FieldID), t.C(refreshtoken.FieldSpentAt),
+			st.C(session.FieldID), st.C(session.FieldCreatedAt), st.C(session.FieldExpiresAt), st.C(session.FieldRevokedAt),
+		}
+		q.load, _ = s.Select(append(cols, ut.Columns(userColumns...)...)...).Query()
+	}
+	q.spend, _ = b.Update(refreshtoken.Table).
+		Set(refreshtoken.FieldSpentAt, arg).
+		Where(entsql.And(entsql.EQ(refreshtoken.FieldID, arg), entsql.IsNull(refreshtoken.FieldSpentAt))).
+		Query()
+	q.extend, _ = b.Update(session.Table).
+		Set(session.FieldLastUsedAt, arg).Set(session.FieldExpiresAt, arg).
+		Where(entsql.And(entsql.EQ(session.FieldID, arg), entsql.IsNull(session.FieldRevokedAt))).
+		Query()
+	q.insert, _ = b.Insert(refreshtoken.Table).
+		Columns(refreshtoken.FieldID, refreshtoken.FieldSessionID, refreshtoken.FieldTokenHash, refreshtoken.FieldParentID, refreshtoken.FieldCreatedAt).
+		Values(arg, arg, arg, arg, arg).
+		Query()
+	return q
+}
+
+// exec runs a statement in tx and returns the number of rows it changed.
+func exec(ctx context.Context, tx *ent.Tx, query string, args ...any) (int64, error) {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// queryRow runs query with args through q and scans its one row into dest.
+// It fails with an ent not-found error when there is no row.
+func queryRow(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, query string, args []any, dest ...any) error {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return &ent.NotFoundError{}
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
+// userRow scans the columns of userColumns into an ent.User.
+type userRow struct {
+	u                ent.User
+	displayName      sql.NullString
+	roles            []byte
+	created, updated storedTime
+	lastLogin        storedTime
+}
+
+func (r *userRow) dest() []any {
+	return []any{
+		&r.u.ID, &r.u.Email, &r.u.PasswordHash, &r.displayName, &r.roles,
+		&r.u.EmailVerified, &r.u.Disabled, &r.created, &r.updated, &r.lastLogin,
+	}
+}
+
+// user returns the user scanned.
+func (r *userRow) user() (*ent.User, error) {
+	u := &r.u
+	if r.displayName.Valid {
+		u.DisplayName = &r.displayName.String
+	}
+	if err := json.Unmarshal(r.roles, &u.Roles); err != nil {
+		return nil, fmt.Errorf("roles of user %s: %w", u.ID, err)
+	}
+	if r.created.t == nil || r.updated.t == nil {
+		return nil, fmt.Errorf("user %s: a required time is NULL", u.ID)
+	}
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = *r.created.t, *r.updated.t, r.lastLogin.t
+	return u, nil
+}
+
+// loadPrincipal runs q.principal: the user uid when its session sid is
+// live at now. It fails with an ent not-found error otherwise.
+func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uuid.UUID, now time.Time) (*ent.User, error) {
+	var r userRow
+	err := queryRow(ctx, db, q.principal, []any{sid, uid, now}, r.dest()...)
+	yieldConnection()
+	if err != nil {
+		return nil, err
+	}
+	return r.user()
+}
+
+// loadRefreshToken runs q.load in tx for hash. The token and session carry
+// what a rotation reads: the token's ID and SpentAt, the session's ID,
+// UserID, CreatedAt, ExpiresAt and RevokedAt. It fails with an ent
+// not-found error for an unknown hash.
+func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) (*ent.RefreshToken, *ent.Session, *ent.User, error) {
+	var (
+		rt               ent.RefreshToken
+		sess             ent.Session
+		spent, revoked   storedTime
+		created, expires storedTime
+		ur               userRow
+	)
+	dest := append([]any{&rt.ID, &spent, &sess.ID, &created, &expires, &revoked}, ur.dest()...)
+	if err := queryRow(ctx, tx, q.load, []any{hash}, dest...); err != nil {
+		return nil, nil, nil, err
+	}
+	u, err := ur.user()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if created.t == nil || expires.t == nil {
+		return nil, nil, nil, fmt.Errorf("session %s: a required time is NULL", sess.ID)
+	}
+	sess.CreatedAt, sess.ExpiresAt = *created.t, *expires.t
+	rt.SpentAt, sess.RevokedAt = spent.t, revoked.t
+	sess.UserID = u.ID
+	sess.Edges.User = u
+	rt.Edges.Session = &sess
+	return &rt, &sess, u, nil
+}
+
+// storedTime scans a nullable time column of a joined query: a time.Time,
+// or the text SQLite stores, or NULL.
+type storedTime struct{ t *time.Time }
+
+// storedTimeLayout is how modernc.org/sqlite writes a time.Time.
+const storedTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
+
+// Scan implements sql.Scanner.
+func (st *storedTime) Scan(v any) error {
+	var t time.Time
+	switch v := v.(type) {
+	case nil:
+		st.t = nil
+		return nil
+	case time.Time:
+		t = v
+	case string:
+		return st.parse(v)
+	case []byte:
+		return st.parse(string(v))
+	default:
+		return fmt.Errorf("scanning a time from %T", v)
+	}
+	t = t.UTC()
+	st.t = &t
+	return nil
+}
+
+func (st *storedTime) parse(s string) error {
+	t, err := time.Parse(storedTimeLayout, s)
+	if err != nil {
+		return fmt.Errorf("scanning a time: %w", err)
+	}
+	t = t.UTC()
+	st.t = &t
+	return nil
+}
