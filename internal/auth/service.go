@@ -162,7 +162,8 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 		return nil, err
 	}
 	ip := RequestFrom(ctx).ClientIP
-	if err := s.throttle.checkLogin(ctx, email, ip, s.now()); err != nil {
+	failures, err := s.throttle.checkLogin(ctx, email, ip, s.now())
+	if err != nil {
 		return nil, err
 	}
 	u, rehash, err := s.verifyLogin(ctx, email, password)
@@ -174,8 +175,10 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.throttle.loginSucceeded(ctx, email); err != nil {
-		return nil, err
+	if failures {
+		if err := s.throttle.loginSucceeded(ctx, email); err != nil {
+			return nil, err
+		}
 	}
 	return s.startLogin(ctx, u, password, rehash)
 }
@@ -230,10 +233,11 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 				return fmt.Errorf("rehashing password: %w", err)
 			}
 		}
-		u, err = tx.User.UpdateOneID(u.ID).SetLastLoginAt(now).Save(ctx)
-		if err != nil {
+		// Update, not UpdateOne: nothing to read back.
+		if err := tx.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now).Exec(ctx); err != nil {
 			return fmt.Errorf("recording login: %w", err)
 		}
+		u.LastLoginAt = &now
 		g, err = s.startSession(ctx, tx, u, now)
 		return err
 	})

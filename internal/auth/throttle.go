@@ -99,12 +99,13 @@ func addressSubject(ip string) string {
 }
 
 // checkLogin refuses a login whose account or address is throttled, before
-// any password is hashed, with one query for both counts.
-func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.Time) error {
+// any password is hashed, with one query for both counts. failures reports
+// whether the account has failed logins counted, which a success clears.
+func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.Time) (failures bool, err error) {
 	acct, addr := key(kindLoginAccount, email), key(kindLoginAddress, addressSubject(ip))
 	rows, err := t.db.Throttle.Query().Where(throttle.IDIn(acct, addr)).All(ctx)
 	if err != nil {
-		return fmt.Errorf("reading login throttles: %w", err)
+		return false, fmt.Errorf("reading login throttles: %w", err)
 	}
 	var (
 		wait  time.Duration
@@ -117,6 +118,7 @@ func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.T
 		)
 		switch r.ID {
 		case acct:
+			failures = true
 			w, kind = t.limits.LoginAccount.wait(r.Count, r.LastAt, now), ThrottleLoginAccount
 		case addr:
 			if ip != "" {
@@ -129,9 +131,9 @@ func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.T
 	}
 	if wait > 0 {
 		t.obs.ObserveThrottled(which)
-		return &RateLimitedError{RetryAfter: wait}
+		return false, &RateLimitedError{RetryAfter: wait}
 	}
-	return nil
+	return failures, nil
 }
 
 // loginFailed counts a failed login against the account and the address.
@@ -149,7 +151,8 @@ func (t *throttler) loginFailed(ctx context.Context, email, ip string, now time.
 	return nil
 }
 
-// loginSucceeded clears the account's count of failures.
+// loginSucceeded clears the account's count of failures. A failure counted
+// after checkLogin read none, by a concurrent login, is left to expire.
 func (t *throttler) loginSucceeded(ctx context.Context, email string) error {
 	if _, err := t.db.Throttle.Delete().Where(throttle.ID(key(kindLoginAccount, email))).Exec(ctx); err != nil {
 		return fmt.Errorf("clearing login throttle: %w", err)
