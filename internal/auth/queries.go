@@ -195,8 +195,6 @@ func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) 
 	sess.CreatedAt, sess.ExpiresAt = *created.t, *expires.t
 	rt.SpentAt, sess.RevokedAt = spent.t, revoked.t
 	sess.UserID = u.ID
-	sess.Edges.User = u
-	rt.Edges.Session = &sess
 	return &rt, &sess, u, nil
 }
 
