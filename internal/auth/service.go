@@ -425,12 +425,8 @@ func (s *Service) withinReuseInterval(spentAt, now time.Time) bool {
 // session ended.
 func (s *Service) Logout(ctx context.Context, refresh *string) (bool, error) {
 	if tok, ok := bearerToken(RequestFrom(ctx).Authorization); ok {
-		if claims, err := s.tokens.Parse(tok); err == nil {
-			uid, err1 := uuid.Parse(claims.Subject)
-			sid, err2 := uuid.Parse(claims.SessionID)
-			if err1 == nil && err2 == nil {
-				return s.revoke(ctx, s.db.Session, session.ID(sid), session.UserID(uid))
-			}
+		if _, uid, sid, err := s.parse(tok); err == nil {
+			return s.revoke(ctx, s.db.Session, session.ID(sid), session.UserID(uid))
 		}
 	}
 	if refresh == nil || *refresh == "" || len(*refresh) > 256 {
