@@ -82,9 +82,10 @@ func (kr *keyring) load(ctx context.Context) (token.Key, []token.Key, error) {
 }
 
 // keyStore returns the store of the keys held in the database, sealing
-// them with KEY_ENCRYPTION_KEY when it is set.
+// them with KEY_ENCRYPTION_KEY when it is set, and opening those sealed
+// with KEY_ENCRYPTION_KEY_PREVIOUS.
 func keyStore(cfg config.Config, client *ent.Client) (*auth.KeyStore, error) {
-	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
+	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()), []byte(cfg.KeyEncryptionKeyPrevious.Reveal()))
 	if err != nil {
 		return nil, fmt.Errorf("KEY_ENCRYPTION_KEY: %w", err)
 	}

@@ -50,7 +50,7 @@ var testKEK = bytes.Repeat([]byte{7}, 32)
 func TestKeyStoreRotation(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
 		ctx := t.Context()
-		ks, err := auth.NewKeyStore(openTestDatabase(t, uri), nil)
+		ks, err := auth.NewKeyStore(openTestDatabase(t, uri), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,7 +133,7 @@ func TestKeyStoreEncryption(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
 		ctx := t.Context()
 		client := openTestDatabase(t, uri)
-		plain, err := auth.NewKeyStore(client, nil)
+		plain, err := auth.NewKeyStore(client, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestKeyStoreEncryption(t *testing.T) {
 			plainDER[r.ID] = mustDER(t, plain, r.ID)
 		}
 
-		sealed, err := auth.NewKeyStore(client, testKEK)
+		sealed, err := auth.NewKeyStore(client, testKEK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -191,7 +191,7 @@ func TestKeyStoreEncryption(t *testing.T) {
 		if _, _, err := plain.Load(ctx); !errors.Is(err, auth.ErrKeysEncrypted) {
 			t.Errorf("Load without the key-encryption key = %v, want ErrKeysEncrypted", err)
 		}
-		wrong, _ := auth.NewKeyStore(client, bytes.Repeat([]byte{8}, 32))
+		wrong, _ := auth.NewKeyStore(client, bytes.Repeat([]byte{8}, 32), nil)
 		if err := wrong.Prepare(ctx, time.Now()); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
 			t.Errorf("Prepare with another key-encryption key = %v, want ErrWrongKeyEncryptionKey", err)
 		}
@@ -202,8 +202,67 @@ func TestKeyStoreEncryption(t *testing.T) {
 		if _, _, err := sealed.Load(ctx); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
 			t.Errorf("Load with a sealed key swapped between rows = %v, want ErrWrongKeyEncryptionKey", err)
 		}
-		if _, err := auth.NewKeyStore(client, []byte("short")); err == nil {
+		if _, err := auth.NewKeyStore(client, []byte("short"), nil); err == nil {
 			t.Error("NewKeyStore(5-byte key) = nil error, want refused")
+		}
+	})
+}
+
+// TestKeyStoreKEKRotation replaces the key-encryption key: a store with the
+// new key and the previous one seals every key again at Prepare, after
+// which the new key alone opens them, the old one no longer does, and the
+// keys themselves are unchanged.
+func TestKeyStoreKEKRotation(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		ctx := t.Context()
+		client := openTestDatabase(t, uri)
+		newKEK := bytes.Repeat([]byte{9}, 32)
+		old, err := auth.NewKeyStore(client, testKEK, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Prepare(ctx, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		before := map[string][]byte{}
+		for _, r := range client.SigningKey.Query().AllX(ctx) {
+			before[r.ID] = mustDER(t, old, r.ID)
+		}
+		if len(before) < 2 {
+			t.Fatalf("%d keys after Prepare, want a current and a next one", len(before))
+		}
+
+		alone, err := auth.NewKeyStore(client, newKEK, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := alone.Prepare(ctx, time.Now()); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+			t.Fatalf("Prepare with a new key-encryption key and not the previous one = %v, want ErrWrongKeyEncryptionKey", err)
+		}
+		rotating, err := auth.NewKeyStore(client, newKEK, testKEK)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rotating.Prepare(ctx, time.Now()); err != nil {
+			t.Fatalf("Prepare with the previous key-encryption key: %v", err)
+		}
+		for kid, der := range before {
+			if got := mustDER(t, alone, kid); !bytes.Equal(got, der) {
+				t.Errorf("key %s changed when sealed again", kid)
+			}
+		}
+		if len(client.SigningKey.Query().AllX(ctx)) != len(before) {
+			t.Errorf("Prepare with the previous key-encryption key added or removed keys")
+		}
+		if _, _, err := old.Load(ctx); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+			t.Errorf("Load with the replaced key-encryption key = %v, want ErrWrongKeyEncryptionKey", err)
+		}
+
+		if _, err := auth.NewKeyStore(client, nil, testKEK); err == nil {
+			t.Error("NewKeyStore(no key, a previous key) = nil error, want refused")
+		}
+		if _, err := auth.NewKeyStore(client, newKEK, []byte("short")); err == nil {
+			t.Error("NewKeyStore(a key, a 5-byte previous key) = nil error, want refused")
 		}
 	})
 }

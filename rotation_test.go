@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
 	"os"
 	"os/exec"
@@ -197,5 +198,21 @@ func TestKeysCommandRefusals(t *testing.T) {
 	err := run(t.Context(), []string{"latchkey"}, func(k string) string { return sealed[k] }, &syncWriter{w: &out}, &syncWriter{w: &out})
 	if err == nil || !strings.Contains(err.Error(), "KEY_ENCRYPTION_KEY") {
 		t.Errorf("serving without the key-encryption key = %v, want an error naming KEY_ENCRYPTION_KEY", err)
+	}
+
+	// A new key-encryption key beside the previous one seals the keys
+	// again at the start; then the new one alone opens them.
+	oldKEK, newKEK := base64.StdEncoding.EncodeToString(testKEK), base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
+	sealed["KEY_ENCRYPTION_KEY"], sealed["KEY_ENCRYPTION_KEY_PREVIOUS"] = newKEK, oldKEK
+	if out, err := keysCLI(t, sealed, "list"); err != nil {
+		t.Fatalf("keys list with a new and the previous key-encryption key: %v\n%s", err, out)
+	}
+	delete(sealed, "KEY_ENCRYPTION_KEY_PREVIOUS")
+	if out, err := keysCLI(t, sealed, "list"); err != nil {
+		t.Errorf("keys list with the new key-encryption key alone: %v\n%s", err, out)
+	}
+	sealed["KEY_ENCRYPTION_KEY"] = oldKEK
+	if out, err := keysCLI(t, sealed, "list"); err == nil || !strings.Contains(out, "KEY_ENCRYPTION_KEY") {
+		t.Errorf("keys list with the replaced key-encryption key = %v:\n%s\nwant an error naming KEY_ENCRYPTION_KEY", err, out)
 	}
 }

@@ -73,15 +73,36 @@ var sealedPrefix = []byte("latchkey-aes256gcm-v1:")
 type KeyStore struct {
 	db   *ent.Client
 	aead cipher.AEAD // nil: keys are stored plain
+	// previous opens keys sealed with the key-encryption key that aead's
+	// replaces, which Prepare seals again with aead; nil: none.
+	previous cipher.AEAD
 }
 
 // NewKeyStore returns a KeyStore over db. kek is the 32-byte
-// key-encryption key, or empty to store keys plain.
-func NewKeyStore(db *ent.Client, kek []byte) (*KeyStore, error) {
+// key-encryption key, or empty to store keys plain; previous, if not
+// empty, is the key-encryption key kek replaces.
+func NewKeyStore(db *ent.Client, kek, previous []byte) (*KeyStore, error) {
 	ks := &KeyStore{db: db}
 	if len(kek) == 0 {
+		if len(previous) != 0 {
+			return nil, errors.New("a previous key-encryption key without a key-encryption key to replace it")
+		}
 		return ks, nil
 	}
+	var err error
+	if ks.aead, err = newAEAD(kek); err != nil {
+		return nil, err
+	}
+	if len(previous) != 0 {
+		if ks.previous, err = newAEAD(previous); err != nil {
+			return nil, fmt.Errorf("previous %w", err)
+		}
+	}
+	return ks, nil
+}
+
+// newAEAD returns AES-256-GCM with the key-encryption key kek.
+func newAEAD(kek []byte) (cipher.AEAD, error) {
 	if len(kek) != 32 {
 		return nil, fmt.Errorf("key-encryption key of %d bytes, want 32", len(kek))
 	}
@@ -89,10 +110,11 @@ func NewKeyStore(db *ent.Client, kek []byte) (*KeyStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
-	if ks.aead, err = cipher.NewGCM(block); err != nil {
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
 		return nil, fmt.Errorf("key-encryption key: %w", err)
 	}
-	return ks, nil
+	return aead, nil
 }
 
 // ErrKeysEncrypted is a sealed key met without a key-encryption key.
@@ -117,24 +139,36 @@ func (ks *KeyStore) seal(kid string, der []byte) ([]byte, error) {
 	return ks.aead.Seal(out, nonce, der, []byte(kid)), nil
 }
 
-// open returns the PKCS #8 DER of a stored key.
-func (ks *KeyStore) open(kid string, stored []byte) ([]byte, error) {
+// open returns the PKCS #8 DER of a stored key, and whether it is stored
+// otherwise than seal would store it now: plain while ks has a
+// key-encryption key, or sealed with the previous one.
+func (ks *KeyStore) open(kid string, stored []byte) (der []byte, stale bool, err error) {
 	sealed, ok := bytes.CutPrefix(stored, sealedPrefix)
 	if !ok {
-		return stored, nil
+		return stored, ks.aead != nil, nil
 	}
 	if ks.aead == nil {
-		return nil, ErrKeysEncrypted
+		return nil, false, ErrKeysEncrypted
 	}
-	n := ks.aead.NonceSize()
+	if der, ok := unseal(ks.aead, kid, sealed); ok {
+		return der, false, nil
+	}
+	if ks.previous != nil {
+		if der, ok := unseal(ks.previous, kid, sealed); ok {
+			return der, true, nil
+		}
+	}
+	return nil, false, ErrWrongKeyEncryptionKey
+}
+
+// unseal opens sealed, a nonce and a ciphertext, for the key kid.
+func unseal(aead cipher.AEAD, kid string, sealed []byte) ([]byte, bool) {
+	n := aead.NonceSize()
 	if len(sealed) < n {
-		return nil, ErrWrongKeyEncryptionKey
+		return nil, false
 	}
-	der, err := ks.aead.Open(nil, sealed[:n], sealed[n:], []byte(kid))
-	if err != nil {
-		return nil, ErrWrongKeyEncryptionKey
-	}
-	return der, nil
+	der, err := aead.Open(nil, sealed[:n], sealed[n:], []byte(kid))
+	return der, err == nil
 }
 
 // create generates a new ES256 key and stores it, promoted at promoted
@@ -190,8 +224,9 @@ func current(rs []*ent.SigningKey) int {
 
 // Prepare makes the keys ready to serve: a signing key (the oldest key,
 // for keys stored before rotation existed, or a new one), a key introduced
-// ahead for the next rotation, and every private key sealed when ks has a
-// key-encryption key. It also checks that every key opens. Call it where
+// ahead for the next rotation, and every private key sealed with ks's
+// key-encryption key when it has one, keys sealed with the previous one
+// included. It also checks that every key opens. Call it where
 // replicas cannot race, under the migration lock.
 func (ks *KeyStore) Prepare(ctx context.Context, now time.Time) error {
 	return withTx(ctx, ks.db, func(tx *ent.Tx) error {
@@ -200,11 +235,11 @@ func (ks *KeyStore) Prepare(ctx context.Context, now time.Time) error {
 			return err
 		}
 		for _, r := range rs {
-			der, err := ks.open(r.ID, r.PrivateKey)
+			der, stale, err := ks.open(r.ID, r.PrivateKey)
 			if err != nil {
 				return fmt.Errorf("signing key %s: %w", r.ID, err)
 			}
-			if ks.aead != nil && !bytes.HasPrefix(r.PrivateKey, sealedPrefix) {
+			if stale {
 				sealed, err := ks.seal(r.ID, der)
 				if err != nil {
 					return fmt.Errorf("encrypting signing key %s: %w", r.ID, err)
@@ -251,7 +286,7 @@ func (ks *KeyStore) Load(ctx context.Context) (token.Key, []token.Key, error) {
 		verify  []token.Key
 	)
 	for i, r := range rs {
-		der, err := ks.open(r.ID, r.PrivateKey)
+		der, _, err := ks.open(r.ID, r.PrivateKey)
 		if err != nil {
 			return token.Key{}, nil, fmt.Errorf("signing key %s: %w", r.ID, err)
 		}

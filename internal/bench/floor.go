@@ -272,7 +272,7 @@ func Issuer(ctx context.Context, cfg config.Config, client *ent.Client) (*token.
 		}
 		return token.NewIssuer(opts, k)
 	}
-	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()))
+	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()), []byte(cfg.KeyEncryptionKeyPrevious.Reveal()))
 	if err != nil {
 		return nil, err
 	}

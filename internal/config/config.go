@@ -29,6 +29,8 @@
 //	                           are re-read, >= 1s
 //	KEY_ENCRYPTION_KEY         base64 of 32 bytes: AES-256-GCM key that       none
 //	                           encrypts the private keys held in the database
+//	KEY_ENCRYPTION_KEY_PREVIOUS  the KEY_ENCRYPTION_KEY it replaces: keys     none
+//	                           sealed with it are sealed again at the start
 //	JWT_CLAIMS_NAMESPACE       adds Hasura-style claims under this key        none
 //	                           (e.g. https://hasura.io/jwt/claims)
 //	JWT_ISSUER                 iss claim                                      http://localhost:PORT
@@ -118,28 +120,30 @@ type Config struct {
 	JWTPreviousPublicKeysFile string        // JWT_PREVIOUS_PUBLIC_KEYS_FILE
 	JWTKeysRefreshInterval    time.Duration // JWT_KEYS_REFRESH_INTERVAL
 	// KeyEncryptionKey is KEY_ENCRYPTION_KEY decoded: 32 bytes, or empty.
-	KeyEncryptionKey     Secret
-	JWTClaimsNamespace   string         // JWT_CLAIMS_NAMESPACE
-	JWTIssuer            string         // JWT_ISSUER
-	JWTAudience          string         // JWT_AUDIENCE
-	AccessTokenTTL       time.Duration  // ACCESS_TOKEN_TTL
-	RefreshTokenTTL      time.Duration  // REFRESH_TOKEN_TTL: a session's idle lifetime
-	SessionMaxAge        time.Duration  // SESSION_MAX_AGE: a session's absolute lifetime
-	RefreshReuseInterval time.Duration  // REFRESH_REUSE_INTERVAL; 0 turns the grace off
-	Playground           bool           // PLAYGROUND
-	Introspection        bool           // INTROSPECTION
-	CORSAllowedOrigins   []string       // CORS_ALLOWED_ORIGINS: origins as browsers send them, or "*"
-	TrustedProxies       []netip.Prefix // TRUSTED_PROXIES: masked, a bare address as /32 or /128
-	PasswordHash         PasswordHash   // PASSWORD_HASH_*
-	MaxBodyBytes         int64          // MAX_BODY_BYTES
-	MaxComplexity        int            // MAX_QUERY_COMPLEXITY
-	MaxQueryBytes        int            // MAX_QUERY_BYTES
-	MaxDepth             int            // MAX_QUERY_DEPTH
-	MaxRootFields        int            // MAX_ROOT_FIELDS
-	RequestTimeout       time.Duration  // REQUEST_TIMEOUT
-	Throttle             Throttle       // LOGIN_* and RATE_LIMIT_*
-	ShutdownTimeout      time.Duration  // SHUTDOWN_TIMEOUT
-	Tracing              Tracing        // OTEL_*
+	KeyEncryptionKey Secret
+	// KeyEncryptionKeyPrevious is KEY_ENCRYPTION_KEY_PREVIOUS decoded.
+	KeyEncryptionKeyPrevious Secret
+	JWTClaimsNamespace       string         // JWT_CLAIMS_NAMESPACE
+	JWTIssuer                string         // JWT_ISSUER
+	JWTAudience              string         // JWT_AUDIENCE
+	AccessTokenTTL           time.Duration  // ACCESS_TOKEN_TTL
+	RefreshTokenTTL          time.Duration  // REFRESH_TOKEN_TTL: a session's idle lifetime
+	SessionMaxAge            time.Duration  // SESSION_MAX_AGE: a session's absolute lifetime
+	RefreshReuseInterval     time.Duration  // REFRESH_REUSE_INTERVAL; 0 turns the grace off
+	Playground               bool           // PLAYGROUND
+	Introspection            bool           // INTROSPECTION
+	CORSAllowedOrigins       []string       // CORS_ALLOWED_ORIGINS: origins as browsers send them, or "*"
+	TrustedProxies           []netip.Prefix // TRUSTED_PROXIES: masked, a bare address as /32 or /128
+	PasswordHash             PasswordHash   // PASSWORD_HASH_*
+	MaxBodyBytes             int64          // MAX_BODY_BYTES
+	MaxComplexity            int            // MAX_QUERY_COMPLEXITY
+	MaxQueryBytes            int            // MAX_QUERY_BYTES
+	MaxDepth                 int            // MAX_QUERY_DEPTH
+	MaxRootFields            int            // MAX_ROOT_FIELDS
+	RequestTimeout           time.Duration  // REQUEST_TIMEOUT
+	Throttle                 Throttle       // LOGIN_* and RATE_LIMIT_*
+	ShutdownTimeout          time.Duration  // SHUTDOWN_TIMEOUT
+	Tracing                  Tracing        // OTEL_*
 }
 
 // Tracing configures OpenTelemetry tracing over OTLP/HTTP.
@@ -308,6 +312,7 @@ func Load(getenv func(string) string) (Config, error) {
 	c.JWTPreviousPublicKeysFile = e.lookup("JWT_PREVIOUS_PUBLIC_KEYS_FILE")
 	c.JWTKeysRefreshInterval = e.duration("JWT_KEYS_REFRESH_INTERVAL", defaultKeysRefreshInterval)
 	c.KeyEncryptionKey = e.keyEncryptionKey("KEY_ENCRYPTION_KEY")
+	c.KeyEncryptionKeyPrevious = e.keyEncryptionKey("KEY_ENCRYPTION_KEY_PREVIOUS")
 	c.JWTClaimsNamespace = e.lookup("JWT_CLAIMS_NAMESPACE")
 	c.JWTIssuer = e.string("JWT_ISSUER", "http://localhost:"+strconv.Itoa(c.Port))
 	c.JWTAudience = e.string("JWT_AUDIENCE", defaultAudience)
@@ -410,6 +415,7 @@ func (c Config) problems() []error {
 	previous := c.JWTPreviousPublicKeys != "" || c.JWTPreviousPublicKeysFile != ""
 	check(!previous || c.PrivateKeySet(), "JWT_PREVIOUS_PUBLIC_KEYS", "needs JWT_PRIVATE_KEY or JWT_PRIVATE_KEY_FILE")
 	check(c.JWTPreviousPublicKeys == "" || c.JWTPreviousPublicKeysFile == "", "JWT_PREVIOUS_PUBLIC_KEYS", "set it or JWT_PREVIOUS_PUBLIC_KEYS_FILE, not both")
+	check(c.KeyEncryptionKeyPrevious == "" || c.KeyEncryptionKey != "", "KEY_ENCRYPTION_KEY_PREVIOUS", "needs KEY_ENCRYPTION_KEY, the key that replaces it")
 	check(!reservedClaim(c.JWTClaimsNamespace), "JWT_CLAIMS_NAMESPACE", "%q is a claim of its own; use a URL such as https://hasura.io/jwt/claims", c.JWTClaimsNamespace)
 	if !c.Debug {
 		if err := c.validateProduction(); err != nil {
@@ -475,6 +481,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("jwt_previous_public_keys_file", c.JWTPreviousPublicKeysFile),
 		slog.String("jwt_keys_refresh_interval", c.JWTKeysRefreshInterval.String()),
 		slog.Any("key_encryption_key", c.KeyEncryptionKey),
+		slog.Any("key_encryption_key_previous", c.KeyEncryptionKeyPrevious),
 		slog.String("jwt_claims_namespace", c.JWTClaimsNamespace),
 		slog.String("jwt_issuer", c.JWTIssuer),
 		slog.String("jwt_audience", c.JWTAudience),

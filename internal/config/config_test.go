@@ -165,9 +165,10 @@ func TestLoad(t *testing.T) {
 			c.JWTPrivateKey = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"
 			c.JWTPreviousPublicKeys = "-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----"
 		}},
-		{name: "production with database keys encrypted", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "JWT_KEYS_REFRESH_INTERVAL": "10s", "JWT_CLAIMS_NAMESPACE": "https://hasura.io/jwt/claims"}, want: func(c *Config) {
+		{name: "production with database keys encrypted", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "KEY_ENCRYPTION_KEY_PREVIOUS": "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=", "JWT_KEYS_REFRESH_INTERVAL": "10s", "JWT_CLAIMS_NAMESPACE": "https://hasura.io/jwt/claims"}, want: func(c *Config) {
 			c.Debug, c.Playground, c.Introspection = false, false, false
 			c.KeyEncryptionKey = Secret([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31})
+			c.KeyEncryptionKeyPrevious = Secret([]byte{31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62})
 			c.JWTKeysRefreshInterval = 10 * time.Second
 			c.JWTClaimsNamespace = "https://hasura.io/jwt/claims"
 		}},
@@ -353,6 +354,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "previous keys without private key", env: map[string]string{"JWT_PREVIOUS_PUBLIC_KEYS": "pem"}, want: []string{"JWT_PREVIOUS_PUBLIC_KEYS"}},
 		{name: "previous keys twice", env: map[string]string{"JWT_PRIVATE_KEY": "pem", "JWT_PREVIOUS_PUBLIC_KEYS": "pem", "JWT_PREVIOUS_PUBLIC_KEYS_FILE": "/p.pem"}, want: []string{"JWT_PREVIOUS_PUBLIC_KEYS"}},
 		{name: "KEY_ENCRYPTION_KEY short", env: map[string]string{"KEY_ENCRYPTION_KEY": "c2hvcnQ="}, want: []string{"KEY_ENCRYPTION_KEY"}},
+		{name: "previous key-encryption key alone", env: map[string]string{"KEY_ENCRYPTION_KEY_PREVIOUS": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}, want: []string{"KEY_ENCRYPTION_KEY_PREVIOUS"}},
+		{name: "previous key-encryption key short", env: map[string]string{"KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "KEY_ENCRYPTION_KEY_PREVIOUS": "c2hvcnQ="}, want: []string{"KEY_ENCRYPTION_KEY_PREVIOUS"}},
 		{name: "KEY_ENCRYPTION_KEY not base64", env: map[string]string{"KEY_ENCRYPTION_KEY": "not base64!"}, want: []string{"KEY_ENCRYPTION_KEY"}},
 		{name: "production with short KEY_ENCRYPTION_KEY", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "c2hvcnQ="}, want: []string{"JWT_SECRET_KEY", "KEY_ENCRYPTION_KEY"}},
 		{name: "JWT_KEYS_REFRESH_INTERVAL small", env: map[string]string{"JWT_KEYS_REFRESH_INTERVAL": "500ms"}, want: []string{"JWT_KEYS_REFRESH_INTERVAL"}},
@@ -445,6 +448,10 @@ func TestSecretsHidden(t *testing.T) {
 		}},
 		{name: "unparsable encryption key", env: map[string]string{
 			"KEY_ENCRYPTION_KEY": jwtSecret,
+		}},
+		{name: "unparsable previous encryption key", env: map[string]string{
+			"KEY_ENCRYPTION_KEY":          "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+			"KEY_ENCRYPTION_KEY_PREVIOUS": jwtSecret,
 		}},
 		{name: "valid production", env: map[string]string{
 			"DEBUG":          "false",
