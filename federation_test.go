@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
@@ -327,6 +328,40 @@ func TestEntitiesBatched(t *testing.T) {
 			// One statement authenticates the caller, one loads the users.
 			if got := statements.Load(); got != 2 {
 				t.Errorf("_entities for %d users made %d database statements, want 2", n, got)
+			}
+		}
+
+		// An administrator reading every user's sessions: one more
+		// statement loads them all. The first user has two live sessions
+		// and an ended one.
+		plain.User.UpdateOneID(uuid.MustParse(caller.User.ID)).SetRoles([]string{auth.RoleUser, auth.RoleAdmin}).ExecX(t.Context())
+		first := users[0].ID
+		older := plain.Session.Create().SetUserID(first).SetCreatedAt(now.Add(-time.Hour)).SetLastUsedAt(now).SetExpiresAt(now.Add(time.Hour)).SaveX(t.Context())
+		newer := plain.Session.Create().SetUserID(first).SetCreatedAt(now).SetLastUsedAt(now).SetExpiresAt(now.Add(time.Hour)).SaveX(t.Context())
+		plain.Session.Create().SetUserID(first).SetCreatedAt(now).SetLastUsedAt(now).SetExpiresAt(now.Add(time.Hour)).SetRevokedAt(now).ExecX(t.Context())
+		for _, n := range []int{1, 100} {
+			statements.Store(0)
+			r := s.post(t, caller.AccessToken, `query($reps: [_Any!]!) { _entities(representations: $reps) { ... on User { id sessions { id } } } }`,
+				map[string]any{"reps": userReps(ids[:n]...)})
+			var got []struct {
+				ID       string `json:"id"`
+				Sessions []struct {
+					ID string `json:"id"`
+				} `json:"sessions"`
+			}
+			r.field(t, "_entities", &got)
+			if len(r.Errors) > 0 || len(got) != n {
+				t.Fatalf("_entities with sessions for %d users: %.300s", n, r.Body)
+			}
+			if s := got[0].Sessions; len(s) != 2 || s[0].ID != newer.ID.String() || s[1].ID != older.ID.String() {
+				t.Errorf("sessions of the first user = %+v, want its two live sessions, newest first: %s, %s", s, newer.ID, older.ID)
+			}
+			if got[n-1].Sessions == nil || n > 1 && len(got[n-1].Sessions) != 0 {
+				t.Errorf("sessions of user %s = %+v, want none", got[n-1].ID, got[n-1].Sessions)
+			}
+			// The caller, the users, and their sessions.
+			if got := statements.Load(); got != 3 {
+				t.Errorf("_entities with sessions for %d users made %d database statements, want 3", n, got)
 			}
 		}
 	})

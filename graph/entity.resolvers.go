@@ -7,7 +7,9 @@ package graph
 
 import (
 	"context"
+	"slices"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/latchkey/latchkey/graph/model"
 )
 
@@ -16,11 +18,20 @@ func (r *entityResolver) FindManyUserByIDs(ctx context.Context, reps []*model.Us
 	for i, rep := range reps {
 		ids[i] = rep.ID
 	}
-	users, err := r.auth.Users(ctx, ids)
+	users, err := r.auth.Users(ctx, ids, slices.Contains(graphql.CollectAllFields(ctx), "sessions"))
 	if err != nil {
 		return nil, err
 	}
-	return userModels(users), nil
+	out := userModels(users)
+	for i, u := range users {
+		if u == nil {
+			continue
+		}
+		if sessions, err := u.Edges.SessionsOrErr(); err == nil {
+			out[i].PreloadedSessions = sessionModels(ctx, sessions)
+		}
+	}
+	return out, nil
 }
 
 func (r *Resolver) Entity() EntityResolver { return &entityResolver{r} }

@@ -28,6 +28,9 @@ func (r *queryResolver) User(ctx context.Context, id string) (*model.User, error
 }
 
 func (r *userResolver) Sessions(ctx context.Context, obj *model.User) ([]*model.Session, error) {
+	if obj.PreloadedSessions != nil {
+		return obj.PreloadedSessions, nil
+	}
 	list, err := r.auth.UserSessions(ctx, obj.ID)
 	if err != nil {
 		return nil, err

@@ -16,9 +16,13 @@ import (
 // no such user or the id is no UUID: what a federation router asks for in
 // one _entities request. However many ids, it costs one database query,
 // after the caller's authentication (once per request). Only an
-// authenticated caller may look users up.
-func (s *Service) Users(ctx context.Context, ids []string) ([]*ent.User, error) {
-	if _, err := s.principal(ctx); err != nil {
+// authenticated caller may look users up. withSessions also loads each
+// user's live sessions (Edges.Sessions, newest first) in one more query,
+// when the caller is an administrator, the only one who may read them for
+// more than one user.
+func (s *Service) Users(ctx context.Context, ids []string, withSessions bool) ([]*ent.User, error) {
+	p, err := s.principal(ctx)
+	if err != nil {
 		return nil, err
 	}
 	out := make([]*ent.User, len(ids))
@@ -31,7 +35,11 @@ func (s *Service) Users(ctx context.Context, ids []string) ([]*ent.User, error) 
 	if len(uids) == 0 {
 		return out, nil
 	}
-	found, err := s.db.User.Query().Where(user.IDIn(uids...)).All(ctx)
+	q := s.db.User.Query().Where(user.IDIn(uids...))
+	if withSessions && slices.Contains(p.User.Roles, RoleAdmin) {
+		q.WithSessions(s.live)
+	}
+	found, err := q.All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("loading users: %w", err)
 	}
@@ -73,12 +81,17 @@ func (s *Service) UserSessions(ctx context.Context, id string) ([]*ent.Session, 
 // liveSessions lists the sessions of user uid that are neither revoked nor
 // expired, newest first.
 func (s *Service) liveSessions(ctx context.Context, uid uuid.UUID) ([]*ent.Session, error) {
-	list, err := s.db.Session.Query().
-		Where(session.UserID(uid), session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
-		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID)).
-		All(ctx)
+	q := s.db.Session.Query().Where(session.UserID(uid))
+	s.live(q)
+	list, err := q.All(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing sessions: %w", err)
 	}
 	return list, nil
+}
+
+// live narrows q to the sessions neither revoked nor expired, newest first.
+func (s *Service) live(q *ent.SessionQuery) {
+	q.Where(session.RevokedAtIsNil(), session.ExpiresAtGT(s.now())).
+		Order(ent.Desc(session.FieldCreatedAt), ent.Desc(session.FieldID))
 }
