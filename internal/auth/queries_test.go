@@ -1,8 +1,11 @@
 package auth
 
 import (
+	"regexp"
 	"slices"
 	"testing"
+
+	"entgo.io/ent/dialect"
 
 	"github.com/latchkey/latchkey/ent/user"
 )
@@ -13,5 +16,27 @@ func TestUserColumns(t *testing.T) {
 	got, want := slices.Sorted(slices.Values(userColumns)), slices.Sorted(slices.Values(user.Columns))
 	if !slices.Equal(got, want) {
 		t.Errorf("userColumns = %v, want every column of users: %v", got, want)
+	}
+}
+
+// TestQueriesPlaceholders checks that each statement takes as many
+// arguments as its callers pass: Ent's builder writes some values as
+// placeholders and others (false, NULL) inline, and SQLite ignores extra
+// arguments where PostgreSQL refuses them.
+func TestQueriesPlaceholders(t *testing.T) {
+	q := newQueries(dialect.Postgres)
+	for _, tc := range []struct {
+		name, query string
+		args        int
+	}{
+		{"principal", q.principal, 3},
+		{"load", q.load, 1},
+		{"spend", q.spend, 2},
+		{"extend", q.extend, 3},
+		{"insert", q.insert, 5},
+	} {
+		if got := len(regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1)); got != tc.args {
+			t.Errorf("%s has %d placeholders, its callers pass %d: %s", tc.name, got, tc.args, tc.query)
+		}
 	}
 }
