@@ -304,6 +304,16 @@ func wantCode(t testing.TB, what string, r gqlResponse, code string) {
 	}
 }
 
+// wantUnauthenticated fails the test unless r is UNAUTHENTICATED with
+// extensions.reason reason.
+func wantUnauthenticated(t testing.TB, what string, r gqlResponse, reason string) {
+	t.Helper()
+	wantCode(t, what, r, "UNAUTHENTICATED")
+	if got := r.ext("reason"); got != reason {
+		t.Errorf("%s: reason = %v, want %q; body %s", what, got, reason, r.Body)
+	}
+}
+
 // uniqueEmail returns an address no other test uses.
 func uniqueEmail(t testing.TB, name string) string {
 	return fmt.Sprintf("%s-%d@example.com", name, time.Now().UnixNano())

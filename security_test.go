@@ -143,10 +143,7 @@ func TestForgedTokensRefused(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.post(t, tc.token, meDoc, nil)
-			wantCode(t, "me", r, "UNAUTHENTICATED")
-			if r.ext("reason") != "invalid" {
-				t.Errorf("me: reason = %v, want invalid", r.ext("reason"))
-			}
+			wantUnauthenticated(t, "me", r, "invalid")
 			if v := validate(t, s, tc.token); v.Valid || v.UserID != nil {
 				t.Errorf("validateToken = %+v, want not valid", v)
 			}
@@ -203,10 +200,7 @@ func TestSharedSecretTokens(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := s.post(t, tc.token, meDoc, nil)
-			wantCode(t, "me", r, "UNAUTHENTICATED")
-			if r.ext("reason") != tc.reason {
-				t.Errorf("me: reason = %v, want %s", r.ext("reason"), tc.reason)
-			}
+			wantUnauthenticated(t, "me", r, tc.reason)
 			if v := validate(t, s, tc.token); v.Valid || v.Reason == nil || *v.Reason != tc.validation {
 				t.Errorf("validateToken = %+v, want reason %s", v, tc.validation)
 			}

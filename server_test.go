@@ -148,10 +148,7 @@ func TestAuthDirective(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				for _, doc := range []string{meDoc, `{ sessions { id } }`, `mutation { logoutAll }`} {
 					r := s.postHeaders(t, map[string]string{"Authorization": tc.authorization}, doc, nil)
-					wantCode(t, doc, r, "UNAUTHENTICATED")
-					if r.ext("reason") != tc.reason {
-						t.Errorf("%s: reason = %v, want %q", doc, r.ext("reason"), tc.reason)
-					}
+					wantUnauthenticated(t, doc, r, tc.reason)
 				}
 			})
 		}
@@ -167,10 +164,7 @@ func TestAuthDirective(t *testing.T) {
 				t.Fatalf("logout = %s, want true", r.Body)
 			}
 			r = s.post(t, p.AccessToken, meDoc, nil)
-			wantCode(t, "me after logout", r, "UNAUTHENTICATED")
-			if r.ext("reason") != "revoked" {
-				t.Errorf("me after logout: reason = %v, want revoked", r.ext("reason"))
-			}
+			wantUnauthenticated(t, "me after logout", r, "revoked")
 		})
 	})
 }
@@ -227,10 +221,7 @@ func TestRefreshReuseRevokesSession(t *testing.T) {
 		wantCode(t, "reused token", s.refresh(t, first.RefreshToken), "REFRESH_TOKEN_REUSED")
 		// The whole session is revoked: its newest refresh token and access token too.
 		wantCode(t, "newest refresh token", s.refresh(t, second.RefreshToken), "INVALID_REFRESH_TOKEN")
-		r := s.post(t, second.AccessToken, meDoc, nil)
-		if r.code() != "UNAUTHENTICATED" || r.ext("reason") != "revoked" {
-			t.Errorf("me with the revoked session's token: %s, want UNAUTHENTICATED revoked", r.Body)
-		}
+		wantUnauthenticated(t, "me with the revoked session's token", s.post(t, second.AccessToken, meDoc, nil), "revoked")
 		// Another session of the same user is untouched.
 		if r := s.post(t, other.AccessToken, meDoc, nil); len(r.Errors) > 0 {
 			t.Errorf("me of another session: %s", r.Body)
@@ -457,9 +448,7 @@ func TestSessionsAndRevokeSession(t *testing.T) {
 				t.Errorf("revokeSession(%s) = %s, want %s", tc.name, r.Body, tc.want)
 			}
 		}
-		if r := s.post(t, b.AccessToken, meDoc, nil); r.ext("reason") != "revoked" {
-			t.Errorf("me of the revoked session: %s, want revoked", r.Body)
-		}
+		wantUnauthenticated(t, "me of the revoked session", s.post(t, b.AccessToken, meDoc, nil), "revoked")
 		s.post(t, a.AccessToken, sessionsDoc, nil).field(t, "sessions", &list)
 		if len(list) != 1 || list[0].ID != aSession {
 			t.Errorf("sessions after revokeSession = %+v, want only the current", list)
@@ -493,9 +482,7 @@ func TestChangePassword(t *testing.T) {
 			t.Fatalf("changePassword = %s, want true", r.Body)
 		}
 		// Every other session ends; the caller's goes on.
-		if r := s.post(t, b.AccessToken, meDoc, nil); r.ext("reason") != "revoked" {
-			t.Errorf("me of another session after changePassword: %s, want revoked", r.Body)
-		}
+		wantUnauthenticated(t, "me of another session after changePassword", s.post(t, b.AccessToken, meDoc, nil), "revoked")
 		wantCode(t, "refresh of another session", s.refresh(t, b.RefreshToken), "INVALID_REFRESH_TOKEN")
 		if r := s.post(t, a.AccessToken, meDoc, nil); len(r.Errors) > 0 {
 			t.Errorf("me of the caller's session: %s", r.Body)
