@@ -29,29 +29,22 @@ func entDialect(name string) string {
 // openDatabase opens the configured database and an Ent client over it.
 // tp, unless nil, traces the database calls made within a span.
 func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
-	open := func(connector driver.Connector) *sql.DB {
-		if tp == nil {
-			return sql.OpenDB(connector)
-		}
-		system := map[string]string{"postgres": "postgresql", "sqlite": "sqlite"}[cfg.Dialect]
-		return telemetry.OpenDB(tp, connector, system)
-	}
 	switch cfg.Dialect {
 	case "postgres":
 		connector, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(cfg.URL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
-		db := open(connector)
+		db := telemetry.OpenDB(tp, connector, "postgresql")
 		db.SetMaxOpenConns(cfg.MaxConns)
 		db.SetMaxIdleConns(cfg.MaxConns)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(entDialect(cfg.Dialect), db))), nil
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
 	case "sqlite":
 		connector, err := sqlite.NewConnector(cfg.SQLiteDSN())
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
 		}
-		db := open(stmtCache{connector})
+		db := telemetry.OpenDB(tp, stmtCache{connector}, "sqlite")
 		// One connection: SQLite serializes writers anyway, and with one
 		// connection transactions queue instead of failing as busy, and an
 		// in-memory database lives as long as the process.
@@ -59,7 +52,7 @@ func openDatabase(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.C
 		db.SetMaxIdleConns(1)
 		db.SetConnMaxLifetime(0)
 		db.SetConnMaxIdleTime(0)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(entDialect(cfg.Dialect), db))), nil
+		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
 	}
 	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
 }

@@ -92,13 +92,18 @@ func keyStore(cfg config.Config, client *ent.Client) (*auth.KeyStore, error) {
 	return ks, nil
 }
 
-// keyStoreError names KEY_ENCRYPTION_KEY in the errors it causes, which no
-// retry mends.
+// keyStoreError names KEY_ENCRYPTION_KEY in the errors it causes.
 func keyStoreError(err error) error {
-	if errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+	if keyEncryptionError(err) {
 		return fmt.Errorf("KEY_ENCRYPTION_KEY: %w", err)
 	}
 	return err
+}
+
+// keyEncryptionError reports whether err comes of a KEY_ENCRYPTION_KEY that
+// does not open the keys in the database, which no retry mends.
+func keyEncryptionError(err error) bool {
+	return errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey)
 }
 
 // keyTimes are the waits of a safe rotation of database keys: a key is
@@ -215,8 +220,12 @@ func (kr *keyring) watch(ctx context.Context) {
 	}
 }
 
-// jwksPath is where the public keys are served.
-const jwksPath = "/.well-known/jwks.json"
+// jwksPath is where the public keys are served, openIDConfigurationPath
+// where verifiers discover them from the issuer.
+const (
+	jwksPath                = "/.well-known/jwks.json"
+	openIDConfigurationPath = "/.well-known/openid-configuration"
+)
 
 // openIDConfiguration serves the OpenID Connect discovery document, the
 // part of it that verifiers read: the issuer, where its keys are, and their

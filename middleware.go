@@ -310,7 +310,7 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 // paths, the path: a bounded set of names.
 func spanName(r *http.Request) string {
 	switch r.URL.Path {
-	case "/query", "/graphql", "/", "/.well-known/jwks.json", "/.well-known/openid-configuration", "/healthz", "/readyz", "/metrics":
+	case "/query", "/graphql", "/", jwksPath, openIDConfigurationPath:
 		return r.Method + " " + r.URL.Path
 	}
 	return r.Method

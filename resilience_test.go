@@ -689,6 +689,51 @@ func TestDatabaseOutage(t *testing.T) {
 	checkConsistency(t, pg.URI())
 }
 
+// openPostgres opens the PostgreSQL database uri for checks, closed when
+// the test ends, and a context that bounds them.
+func openPostgres(t *testing.T, uri string) (*sql.DB, context.Context) {
+	t.Helper()
+	db, err := sql.Open("pgx", uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return db, ctx
+}
+
+// countCheck is a count the database must have: what counted, the query
+// that counts it, and the count wanted.
+type countCheck struct {
+	what, query string
+	want        int
+}
+
+// integrityChecks hold after any load: no user without a session, no
+// session without its user, and every rotated token's parent spent, in
+// the same session.
+var integrityChecks = []countCheck{
+	{"users without a session", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)`, 0},
+	{"sessions without their user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`, 0},
+	{"refresh tokens whose parent is missing, unspent or of another session", `SELECT count(*) FROM refresh_tokens r LEFT JOIN refresh_tokens p ON p.id = r.parent_id
+		WHERE r.parent_id IS NOT NULL AND (p.id IS NULL OR p.spent_at IS NULL OR p.session_id <> r.session_id)`, 0},
+}
+
+// countChecks runs checks against db.
+func countChecks(t *testing.T, ctx context.Context, db *sql.DB, checks []countCheck) {
+	t.Helper()
+	for _, c := range checks {
+		var n int
+		if err := db.QueryRowContext(ctx, c.query).Scan(&n); err != nil {
+			t.Fatalf("%s: %v", c.what, err)
+		}
+		if n != c.want {
+			t.Errorf("%d %s, want %d", n, c.what, c.want)
+		}
+	}
+}
+
 // checkConsistency checks, in the database itself, that no user or session
 // was left half made: every user has a password hash, the user role and a
 // session; every session has its user and a refresh token it can go on
@@ -696,14 +741,7 @@ func TestDatabaseOutage(t *testing.T) {
 // session was revoked, since nothing in the load ends one.
 func checkConsistency(t *testing.T, uri string) {
 	t.Helper()
-	db, err := sql.Open("pgx", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
+	db, ctx := openPostgres(t, uri)
 	rows, err := db.QueryContext(ctx, `SELECT email, password_hash, roles::text FROM users`)
 	if err != nil {
 		t.Fatal(err)
@@ -726,23 +764,11 @@ func checkConsistency(t *testing.T, uri string) {
 	if err := rows.Close(); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct{ what, query string }{
-		{"users without a session", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)`},
-		{"sessions without their user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`},
-		{"sessions without a refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)`},
-		{"sessions without an unspent refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id AND r.spent_at IS NULL)`},
-		{"refresh tokens whose parent is missing, unspent or of another session", `SELECT count(*) FROM refresh_tokens r LEFT JOIN refresh_tokens p ON p.id = r.parent_id
-			WHERE r.parent_id IS NOT NULL AND (p.id IS NULL OR p.spent_at IS NULL OR p.session_id <> r.session_id)`},
-		{"revoked sessions", `SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`},
-	} {
-		var n int
-		if err := db.QueryRowContext(ctx, c.query).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", c.what, err)
-		}
-		if n != 0 {
-			t.Errorf("%d %s", n, c.what)
-		}
-	}
+	countChecks(t, ctx, db, append(slices.Clone(integrityChecks),
+		countCheck{"sessions without a refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id)`, 0},
+		countCheck{"sessions without an unspent refresh token", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.session_id = s.id AND r.spent_at IS NULL)`, 0},
+		countCheck{"revoked sessions", `SELECT count(*) FROM sessions WHERE revoked_at IS NOT NULL`, 0},
+	))
 	var sessions, tokens int
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM sessions), (SELECT count(*) FROM refresh_tokens)`).Scan(&sessions, &tokens); err != nil {
 		t.Fatal(err)

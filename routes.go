@@ -48,7 +48,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 		w.Header().Set("Cache-Control", jwksCacheControl)
 		writeJSON(w, http.StatusOK, issuer.JWKS())
 	})
-	mux.HandleFunc("GET /.well-known/openid-configuration", openIDConfiguration(cfg, issuer))
+	mux.HandleFunc("GET "+openIDConfigurationPath, openIDConfiguration(cfg, issuer))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", metrics.Handler())
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -64,11 +64,7 @@ func NewServer(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer
 
 	h := recoverer(logger, mux)
 	h = cors(cfg, h)
-	var tracer trace.Tracer
-	if tp != nil {
-		tracer = tp.Tracer("github.com/latchkey/latchkey")
-	}
-	h = accessLog(logger, tracer, h)
+	h = accessLog(logger, telemetry.Tracer(tp), h)
 	return requestContext(cfg.TrustedProxies, h)
 }
 

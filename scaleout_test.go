@@ -2,12 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -335,37 +334,14 @@ func mustSID(accessToken string) string {
 // clients know.
 func checkScaleOut(t *testing.T, uri string, users int, sessions map[string]*clientSession) {
 	t.Helper()
-	db, err := sql.Open("pgx", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-
-	for _, c := range []struct {
-		what  string
-		query string
-		want  int
-	}{
-		{"users", `SELECT count(*) FROM users`, users},
-		{"sessions", `SELECT count(*) FROM sessions`, len(sessions)},
-		{"users without a session", `SELECT count(*) FROM users u WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.user_id = u.id)`, 0},
-		{"sessions without their user", `SELECT count(*) FROM sessions s WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = s.user_id)`, 0},
-		{"refresh tokens without their session", `SELECT count(*) FROM refresh_tokens r WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = r.session_id)`, 0},
-		{"refresh tokens whose parent is missing, unspent or of another session", `SELECT count(*) FROM refresh_tokens r LEFT JOIN refresh_tokens p ON p.id = r.parent_id
-			WHERE r.parent_id IS NOT NULL AND (p.id IS NULL OR p.spent_at IS NULL OR p.session_id <> r.session_id)`, 0},
-		{"live sessions without exactly one unspent refresh token", `SELECT count(*) FROM sessions s WHERE s.revoked_at IS NULL
+	db, ctx := openPostgres(t, uri)
+	countChecks(t, ctx, db, append(slices.Clone(integrityChecks),
+		countCheck{"users", `SELECT count(*) FROM users`, users},
+		countCheck{"sessions", `SELECT count(*) FROM sessions`, len(sessions)},
+		countCheck{"refresh tokens without their session", `SELECT count(*) FROM refresh_tokens r WHERE NOT EXISTS (SELECT 1 FROM sessions s WHERE s.id = r.session_id)`, 0},
+		countCheck{"live sessions without exactly one unspent refresh token", `SELECT count(*) FROM sessions s WHERE s.revoked_at IS NULL
 			AND (SELECT count(*) FROM refresh_tokens r WHERE r.session_id = s.id AND r.spent_at IS NULL) <> 1`, 0},
-	} {
-		var n int
-		if err := db.QueryRowContext(ctx, c.query).Scan(&n); err != nil {
-			t.Fatalf("%s: %v", c.what, err)
-		}
-		if n != c.want {
-			t.Errorf("%d %s, want %d", n, c.what, c.want)
-		}
-	}
+	))
 
 	rows, err := db.QueryContext(ctx, `SELECT s.id::text, s.user_id::text, s.revoked_at IS NOT NULL,
 		(SELECT r.token_hash FROM refresh_tokens r WHERE r.session_id = s.id AND r.spent_at IS NULL LIMIT 1)

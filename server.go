@@ -207,7 +207,7 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 	wait := 500 * time.Millisecond
 	for {
 		err := migrate(ctx, db, client, cfg, logger)
-		if err == nil || ctx.Err() != nil || errors.Is(err, auth.ErrKeysEncrypted) || errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		if err == nil || ctx.Err() != nil || keyEncryptionError(err) {
 			return err
 		}
 		logger.Warn("database not ready, retrying", "error", err, "retry_in", wait.String())

@@ -152,9 +152,6 @@ func (c *cachingConn) Close() error {
 	return c.conn.Close()
 }
 
-// Unwrap returns the driver's connection.
-func (c *cachingConn) Unwrap() driver.Conn { return c.conn }
-
 // Prepare, Begin and the optional interfaces pass through.
 
 func (c *cachingConn) Prepare(query string) (driver.Stmt, error) { return c.conn.Prepare(query) }

@@ -1,6 +1,10 @@
 package main
 
 import (
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/config"
@@ -60,6 +64,7 @@ func TestStmtCache(t *testing.T) {
 	if len(got) != 3 || got[0] != 0 || got[2] != 2 {
 		t.Errorf("outer query = %v, want [0 1 2]", got)
 	}
+	first := cachedStmts(t, db)[query]
 	for want := range 3 {
 		var v int
 		if err := db.QueryRowContext(ctx, query, want).Scan(&v); err != nil || v != want {
@@ -67,35 +72,40 @@ func TestStmtCache(t *testing.T) {
 		}
 	}
 
-	conn, err := db.Conn(ctx)
+	stmts := cachedStmts(t, db)
+	if len(stmts) != 2 || stmts[query] == nil || stmts["INSERT INTO n (v) VALUES (?)"] == nil {
+		t.Errorf("cached statements = %v, want the SELECT and the INSERT only", slices.Collect(maps.Keys(stmts)))
+	}
+	if first == nil || stmts[query] != first {
+		t.Error("the SELECT was prepared again: its runs did not go through its cached statement")
+	}
+	if stmts[query] != nil && stmts[query].busy {
+		t.Error("cached statement still busy after its rows closed")
+	}
+}
+
+// cachedStmts returns a copy of the statement cache of db's one SQLite
+// connection.
+func cachedStmts(t *testing.T, db *sql.DB) map[string]*cachedStmt {
+	t.Helper()
+	conn, err := db.Conn(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	var out map[string]*cachedStmt
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(*cachingConn)
 		if !ok {
-			t.Fatalf("SQLite connection is a %T, want *cachingConn", dc)
+			return fmt.Errorf("SQLite connection is a %T, want *cachingConn", dc)
 		}
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		if len(c.stmts) != 2 || c.stmts[query] == nil || c.stmts["INSERT INTO n (v) VALUES (?)"] == nil {
-			t.Errorf("cached statements = %v, want the SELECT and the INSERT only", keys(c.stmts))
-		}
-		if c.stmts[query].busy {
-			t.Error("cached statement still busy after its rows closed")
-		}
+		out = maps.Clone(c.stmts)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-func keys(m map[string]*cachedStmt) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
 	}
 	return out
 }

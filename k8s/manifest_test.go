@@ -34,11 +34,6 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 )
 
-// pendingVariables are names the manifests set that the service does not
-// read yet. The test fails once the service reads one: then take it off
-// this list.
-var pendingVariables = []string{}
-
 // testSecrets stand in for the gitignored k8s/secrets/ folder.
 func testSecrets(t *testing.T) map[string][]byte {
 	t.Helper()
@@ -246,24 +241,19 @@ func TestManifests(t *testing.T) {
 	pod := d.Spec.Template.Spec
 
 	t.Run("variables", func(t *testing.T) {
-		known := config.Variables()
-		for _, name := range pendingVariables {
-			if slices.Contains(known, name) {
-				t.Errorf("the service reads %s now: take it off pendingVariables", name)
-			}
-		}
+		known, secrets := config.Variables(), config.SecretVariables()
 		for name := range m.env(t) {
-			if !slices.Contains(known, name) && !slices.Contains(pendingVariables, name) {
+			if !slices.Contains(known, name) {
 				t.Errorf("the manifests set %s, which the service does not read (config.Variables)", name)
 			}
 		}
 		for _, e := range c.Env {
-			if e.ValueFrom == nil && slices.Contains([]string{"DATABASE_URI", "DATABASE_URL", "JWT_SECRET_KEY"}, e.Name) {
+			if e.ValueFrom == nil && slices.Contains(secrets, e.Name) {
 				t.Errorf("env %s is a secret: it must come from the Secret, not a value", e.Name)
 			}
 		}
 		for k := range m.ConfigMap.Data {
-			if strings.Contains(k, "SECRET") || strings.HasPrefix(k, "DATABASE_UR") {
+			if slices.Contains(secrets, k) {
 				t.Errorf("ConfigMap holds %s, a secret: put it in k8s/secrets/", k)
 			}
 		}

@@ -877,7 +877,8 @@ func (e *env) tracing() Tracing {
 		Sampler:     strings.ToLower(e.string("OTEL_TRACES_SAMPLER", defaultSampler)),
 		SamplerArg:  1,
 	}
-	// Every variable is read, whichever wins, so that each is checked.
+	// Of a variable and its OTEL_EXPORTER_OTLP_TRACES_ override, the one
+	// that wins is checked.
 	samplerArg := e.lookup("OTEL_TRACES_SAMPLER_ARG")
 	name := "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	endpoint, base := e.lookup(name), e.lookup("OTEL_EXPORTER_OTLP_ENDPOINT")
@@ -915,15 +916,12 @@ func (e *env) tracing() Tracing {
 		e.errorf("OTEL_TRACES_SAMPLER", "%q is not a sampler (want always_on, always_off, traceidratio, parentbased_always_on, parentbased_always_off or parentbased_traceidratio)", t.Sampler)
 		t.Sampler = defaultSampler
 	}
-	attrs, ok := e.pairs("OTEL_RESOURCE_ATTRIBUTES")
-	if ok {
-		t.ResourceAttributes = attrs
-	}
+	t.ResourceAttributes = e.pairs("OTEL_RESOURCE_ATTRIBUTES")
 	headersName := "OTEL_EXPORTER_OTLP_TRACES_HEADERS"
 	if e.lookup(headersName) == "" {
 		headersName = "OTEL_EXPORTER_OTLP_HEADERS"
 	}
-	if headers, ok := e.pairs(headersName); ok && len(headers) > 0 {
+	if headers := e.pairs(headersName); len(headers) > 0 {
 		t.Headers = make(map[string]Secret, len(headers))
 		for k, v := range headers {
 			t.Headers[k] = Secret(v)
@@ -945,10 +943,10 @@ func (e *env) tracing() Tracing {
 // pairs reads key=value pairs separated by commas, values percent-decoded,
 // as the OpenTelemetry variables write them. Values are never echoed: they
 // may be credentials.
-func (e *env) pairs(name string) (map[string]string, bool) {
+func (e *env) pairs(name string) map[string]string {
 	items := e.list(name)
 	if len(items) == 0 {
-		return nil, true
+		return nil
 	}
 	out := make(map[string]string, len(items))
 	for _, item := range items {
@@ -957,9 +955,9 @@ func (e *env) pairs(name string) (map[string]string, bool) {
 		value, err := url.PathUnescape(strings.TrimSpace(v))
 		if !found || k == "" || err != nil {
 			e.errorf(name, "not a list of key=value pairs separated by commas; the value is not shown, as it may hold credentials")
-			return nil, false
+			return nil
 		}
 		out[k] = value
 	}
-	return out, true
+	return out
 }

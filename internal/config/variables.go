@@ -62,6 +62,27 @@ var variables = []string{
 	"OTEL_SDK_DISABLED",
 }
 
+// secretVariables are the variables whose values are secrets, or may hold
+// one (a database password in a URI, a token in exporter headers).
+var secretVariables = []string{
+	"DATABASE_URI",
+	"DATABASE_URL",
+	"JWT_SECRET_KEY",
+	"JWT_PRIVATE_KEY",
+	"KEY_ENCRYPTION_KEY",
+	"KEY_ENCRYPTION_KEY_PREVIOUS",
+	"OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+	"OTEL_EXPORTER_OTLP_HEADERS",
+}
+
+// SecretVariables returns the variables whose values are secrets, sorted:
+// deployments keep them in secret stores, not in plain configuration.
+func SecretVariables() []string {
+	names := slices.Clone(secretVariables)
+	slices.Sort(names)
+	return names
+}
+
 // Variables returns the name of every environment variable the service
 // reads, sorted. Deployments check their manifests against it, so that a
 // misspelt or retired setting is caught before it is silently ignored.

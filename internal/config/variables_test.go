@@ -41,6 +41,16 @@ func TestVariables(t *testing.T) {
 	}
 }
 
+// TestSecretVariables checks that every secret variable is one the service
+// reads.
+func TestSecretVariables(t *testing.T) {
+	for _, name := range SecretVariables() {
+		if !slices.Contains(Variables(), name) {
+			t.Errorf("secret variable %s is not read by Load (Variables)", name)
+		}
+	}
+}
+
 // TestVariablesIsACopy checks that a caller changing the returned slice
 // does not change what the next caller gets.
 func TestVariablesIsACopy(t *testing.T) {

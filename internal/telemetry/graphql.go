@@ -49,11 +49,7 @@ var (
 // NewGraphQL returns the extension that records GraphQL requests in m,
 // and traces them with tp unless tp is nil.
 func NewGraphQL(m *Metrics, tp trace.TracerProvider) *GraphQL {
-	g := &GraphQL{metrics: m}
-	if tp != nil {
-		g.tracer = tp.Tracer(instrumentation)
-	}
-	return g
+	return &GraphQL{metrics: m, tracer: Tracer(tp)}
 }
 
 // ExtensionName names the extension for gqlgen.

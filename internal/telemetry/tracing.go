@@ -67,11 +67,23 @@ func sampler(name string, ratio float64) sdktrace.Sampler {
 	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
-// OpenDB opens a database over connector whose calls are spans of tp, children of the
-// span in their context; calls outside any span (migrations, purges) are
-// not traced. Spans carry the SQL text, whose values are all parameters,
+// Tracer returns the tracer of the service's own spans from tp, or nil
+// when tp is nil: tracing is off.
+func Tracer(tp trace.TracerProvider) trace.Tracer {
+	if tp == nil {
+		return nil
+	}
+	return tp.Tracer(instrumentation)
+}
+
+// OpenDB opens a database over connector whose calls are spans of tp,
+// children of the span in their context, or, with a nil tp, an untraced
+// one. Calls outside any span (migrations, purges) are not traced. Spans carry the SQL text, whose values are all parameters,
 // never the arguments.
 func OpenDB(tp trace.TracerProvider, connector driver.Connector, system string) *sql.DB {
+	if tp == nil {
+		return sql.OpenDB(connector)
+	}
 	return otelsql.OpenDB(connector,
 		otelsql.WithTracerProvider(tp),
 		otelsql.WithAttributes(attribute.String("db.system.name", system)),
