@@ -231,7 +231,7 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		Memory:      cfg.PasswordHash.Memory,
 		Iterations:  cfg.PasswordHash.Iterations,
 		Parallelism: cfg.PasswordHash.Parallelism,
-	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait)
+	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait, obs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("password hashing: %w", err)
 	}

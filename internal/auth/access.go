@@ -119,12 +119,12 @@ func (s *Service) ValidateToken(ctx context.Context, tok string) (Validation, er
 		}
 		return Validation{Reason: token.Reason(err)}, nil
 	}
-	_, err = s.queries.loadPrincipal(ctx, s.db, sid, uid, now)
-	if ent.IsNotFound(err) {
-		return Validation{Reason: ReasonRevoked}, nil
-	}
+	live, err := s.queries.isLive(ctx, s.db, sid, uid, now)
 	if err != nil {
 		return Validation{}, fmt.Errorf("checking session: %w", err)
+	}
+	if !live {
+		return Validation{Reason: ReasonRevoked}, nil
 	}
 	return Validation{
 		Valid:     true,

@@ -80,7 +80,7 @@ func FuzzValidatePassword(f *testing.F) {
 // that parse are computed only when cheap: the cost bounds are the parser's
 // to enforce, and a fuzzer that found m=1048576,t=100 would stall.
 func FuzzVerify(f *testing.F) {
-	h, err := NewHasher(lowCostHashParams, 2, 0)
+	h, err := NewHasher(lowCostHashParams, 2, 0, nil)
 	if err != nil {
 		f.Fatal(err)
 	}

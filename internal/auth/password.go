@@ -86,15 +86,19 @@ type Hasher struct {
 // hashes at once. A hash that waits longer than maxWait for its turn is shed
 // with a *RateLimitedError, so that a flood gets fast refusals instead of a
 // queue without end; zero means wait as long as the request's context allows.
-// It computes one hash before returning.
-func NewHasher(p HashParams, concurrency int, maxWait time.Duration) (*Hasher, error) {
+// obs, if not nil, learns the hashes' timings and sheddings. It computes one
+// hash before returning.
+func NewHasher(p HashParams, concurrency int, maxWait time.Duration, obs Observer) (*Hasher, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("password hash parameters: %w", err)
 	}
 	if concurrency < 1 {
 		return nil, fmt.Errorf("password hash concurrency %d must be at least 1", concurrency)
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait, obs: nopObserver{}}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait, obs: obs}
 	h.dummy = phcHash{params: p, salt: newSalt()}
 	h.dummy.key = h.dummy.derive(rand.Text(), argonKeyLen)
 	return h, nil

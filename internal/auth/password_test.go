@@ -16,7 +16,7 @@ var lowCostHashParams = HashParams{Memory: 64, Iterations: 1, Parallelism: 1}
 
 func newLowCostHasher(t testing.TB, concurrency int) *Hasher {
 	t.Helper()
-	h, err := NewHasher(lowCostHashParams, concurrency, 0)
+	h, err := NewHasher(lowCostHashParams, concurrency, 0, nil)
 	if err != nil {
 		t.Fatalf("NewHasher(%+v, %d) = %v", lowCostHashParams, concurrency, err)
 	}
@@ -54,7 +54,7 @@ func TestNewHasher(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			h, err := NewHasher(tt.params, tt.concurrency, 0)
+			h, err := NewHasher(tt.params, tt.concurrency, 0, nil)
 			if gotErr := err != nil; gotErr != tt.wantErr {
 				t.Fatalf("NewHasher(%+v, %d) = %v, want error: %t", tt.params, tt.concurrency, err, tt.wantErr)
 			}
@@ -142,7 +142,7 @@ func TestHasherVerify(t *testing.T) {
 		t.Fatalf("Hash() = %v", err)
 	}
 	// Same params as referenceHashT2P1, so that one needs no rehash.
-	refHasher, err := NewHasher(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 1, 0)
+	refHasher, err := NewHasher(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 1, 0, nil)
 	if err != nil {
 		t.Fatalf("NewHasher() = %v", err)
 	}
@@ -387,7 +387,7 @@ func TestHasherCanceledWhileWaiting(t *testing.T) {
 
 func BenchmarkHash(b *testing.B) {
 	owasp := HashParams{Memory: 19456, Iterations: 2, Parallelism: 1}
-	h, err := NewHasher(owasp, 1, 0)
+	h, err := NewHasher(owasp, 1, 0, nil)
 	if err != nil {
 		b.Fatalf("NewHasher(%+v, 1) = %v", owasp, err)
 	}
@@ -401,7 +401,7 @@ func BenchmarkHash(b *testing.B) {
 
 func TestHasherShedsAfterMaxWait(t *testing.T) {
 	t.Parallel()
-	h, err := NewHasher(lowCostHashParams, 1, 30*time.Millisecond)
+	h, err := NewHasher(lowCostHashParams, 1, 30*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

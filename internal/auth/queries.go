@@ -33,8 +33,9 @@ var userColumns = []string{
 // request waited for that work too.
 type queries struct {
 	// principal reads the user $2 unless disabled, with userColumns, when
-	// its session $1 is neither revoked nor expired at $3.
-	principal string
+	// its session $1 is neither revoked nor expired at $3; live reads 1
+	// under the same conditions.
+	principal, live string
 	// load reads a refresh token by its hash ($1): the token's id and
 	// spent_at; its session's id, created_at, expires_at and revoked_at;
 	// and the session's user, with userColumns.
@@ -53,7 +54,9 @@ func newQueries(d string) queries {
 	const arg = 0 // any non-nil value: the builder writes a placeholder for it
 	b := entsql.Dialect(d)
 	var q queries
-	{
+	// The user of a live session; the join names the users table, whose
+	// columns are chosen after it.
+	liveSession := func() (*entsql.Selector, *entsql.SelectTable) {
 		st, ut := b.Table(session.Table), b.Table(user.Table)
 		s := b.Select().From(st).
 			Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
@@ -64,9 +67,12 @@ func newQueries(d string) queries {
 				entsql.GT(st.C(session.FieldExpiresAt), arg),
 				entsql.EQ(ut.C(user.FieldDisabled), false),
 			))
-		// A join names its table: its columns are read after it.
-		q.principal, _ = s.Select(ut.Columns(userColumns...)...).Query()
+		return s, ut
 	}
+	s, ut := liveSession()
+	q.principal, _ = s.Select(ut.Columns(userColumns...)...).Query()
+	s, _ = liveSession()
+	q.live, _ = s.SelectExpr(entsql.Expr("1")).Query()
 	{
 		t, st, ut := b.Table(refreshtoken.Table), b.Table(session.Table), b.Table(user.Table)
 		s := b.Select().From(t).
@@ -167,6 +173,17 @@ func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uui
 		return nil, err
 	}
 	return r.user()
+}
+
+// isLive runs q.live: whether the session sid of user uid is live at now.
+func (q queries) isLive(ctx context.Context, db *ent.Client, sid, uid uuid.UUID, now time.Time) (bool, error) {
+	var one int
+	err := queryRow(ctx, db, q.live, []any{sid, uid, now}, &one)
+	yieldConnection()
+	if ent.IsNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // loadRefreshToken runs q.load in tx for hash. The token and session carry

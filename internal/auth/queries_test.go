@@ -30,6 +30,7 @@ func TestQueriesPlaceholders(t *testing.T) {
 		args        int
 	}{
 		{"principal", q.principal, 3},
+		{"live", q.live, 3},
 		{"load", q.load, 1},
 		{"spend", q.spend, 2},
 		{"extend", q.extend, 3},

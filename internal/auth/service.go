@@ -56,8 +56,8 @@ type Service struct {
 
 // NewService returns a Service over db, a database of the Ent dialect
 // dialect. clock is the time source; nil means time.Now.
-// obs learns the outcomes of logins and refreshes, throttled calls and the
-// hasher's timings; nil observes nothing.
+// obs learns the outcomes of logins and refreshes and the throttled calls;
+// nil observes nothing.
 func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
 	if clock == nil {
 		clock = time.Now
@@ -65,7 +65,6 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Ha
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	hasher.obs = obs
 	return &Service{
 		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs),
 		clock: clock, logger: logger, obs: obs, queries: newQueries(dialect),
@@ -321,20 +320,25 @@ func (s *Service) refreshExpiry(created, now time.Time) time.Time {
 // by a conditional update, so of concurrent refreshes of one token exactly
 // one finds it unspent, on any number of replicas.
 func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) {
-	ip, now := RequestFrom(ctx).ClientIP, s.now()
-	if err := s.throttle.checkFailures(kindRefresh, ip, now); err != nil {
-		s.obs.ObserveRefresh(RefreshRateLimited)
-		return nil, err
-	}
-	out, grace, err := s.refresh(ctx, refresh, now)
-	if errors.Is(err, ErrInvalidRefreshToken) {
-		if terr := s.throttle.failed(ctx, kindRefresh, s.throttle.limits.RefreshAddress, ip, now); terr != nil {
-			s.obs.ObserveRefresh(RefreshError)
-			return nil, terr
-		}
-	}
+	out, grace, err := s.throttledRefresh(ctx, refresh)
 	s.obs.ObserveRefresh(refreshOutcome(err, grace))
 	return out, err
+}
+
+// throttledRefresh refreshes unless the caller's address is throttled, and
+// counts an unknown token against it.
+func (s *Service) throttledRefresh(ctx context.Context, refresh string) (out *Tokens, grace bool, err error) {
+	ip, now := RequestFrom(ctx).ClientIP, s.now()
+	if err := s.throttle.checkFailures(kindRefresh, ip, now); err != nil {
+		return nil, false, err
+	}
+	out, grace, err = s.refresh(ctx, refresh, now)
+	if errors.Is(err, ErrInvalidRefreshToken) {
+		if terr := s.throttle.failed(ctx, kindRefresh, s.throttle.limits.RefreshAddress, ip, now); terr != nil {
+			return nil, false, terr
+		}
+	}
+	return out, grace, err
 }
 
 // refresh rotates the token; grace reports a spent token's successful

@@ -232,22 +232,14 @@ ON CONFLICT (id) DO UPDATE SET
   last_at = excluded.last_at
 RETURNING count, window_start`
 	nowMS, cutMS := now.UnixMilli(), cutoff.UnixMilli()
-	rows, err := t.db.QueryContext(ctx, q, key, nowMS, nowMS, cutMS, cutMS)
-	if err != nil {
-		return 0, 0, fmt.Errorf("counting attempt: %w", err)
-	}
-	defer rows.Close()
 	var (
 		n     int
 		start int64
 	)
-	if !rows.Next() {
-		return 0, 0, fmt.Errorf("counting attempt: no row returned: %w", rows.Err())
-	}
-	if err := rows.Scan(&n, &start); err != nil {
+	if err := queryRow(ctx, t.db, q, []any{key, nowMS, nowMS, cutMS, cutMS}, &n, &start); err != nil {
 		return 0, 0, fmt.Errorf("counting attempt: %w", err)
 	}
-	return n, start, rows.Close()
+	return n, start, nil
 }
 
 // wait is how long a fixed-window limit still refuses, given the count and

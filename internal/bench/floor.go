@@ -35,7 +35,7 @@ var Floors = []string{"me", "login", "refresh"}
 // a little more.
 func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
 	p := cfg.PasswordHash
-	hasher, err := auth.NewHasher(auth.HashParams{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0)
+	hasher, err := auth.NewHasher(auth.HashParams{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0, nil)
 	if err != nil {
 		return nil, err
 	}
