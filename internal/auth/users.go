@@ -26,10 +26,14 @@ func (s *Service) Users(ctx context.Context, ids []string, withSessions bool) ([
 		return nil, err
 	}
 	out := make([]*ent.User, len(ids))
-	uids := make([]uuid.UUID, 0, len(ids))
-	for _, id := range ids {
-		if uid, err := uuid.Parse(id); err == nil && !slices.Contains(uids, uid) {
-			uids = append(uids, uid)
+	parsed := make([]uuid.UUID, len(ids)) // uuid.Nil where the id is no UUID
+	var uids []uuid.UUID
+	for i, id := range ids {
+		if uid, err := uuid.Parse(id); err == nil {
+			parsed[i] = uid
+			if !slices.Contains(uids, uid) {
+				uids = append(uids, uid)
+			}
 		}
 	}
 	if len(uids) == 0 {
@@ -43,14 +47,12 @@ func (s *Service) Users(ctx context.Context, ids []string, withSessions bool) ([
 	if err != nil {
 		return nil, fmt.Errorf("loading users: %w", err)
 	}
-	byID := make(map[string]*ent.User, len(found))
+	byID := make(map[uuid.UUID]*ent.User, len(found))
 	for _, u := range found {
-		byID[u.ID.String()] = u
+		byID[u.ID] = u
 	}
-	for i, id := range ids {
-		if uid, err := uuid.Parse(id); err == nil {
-			out[i] = byID[uid.String()]
-		}
+	for i, uid := range parsed {
+		out[i] = byID[uid] // nil for uuid.Nil, which no user has
 	}
 	return out, nil
 }

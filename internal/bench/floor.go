@@ -71,7 +71,7 @@ func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Du
 			return nil, err
 		}
 	}
-	rot, err := newRotation(ctx, db, cfg.Database.Dialect, cfg.RefreshTokenTTL)
+	rot, err := newRotation(ctx, db, cfg.RefreshTokenTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -95,18 +95,20 @@ type rotation struct {
 	ttl                   time.Duration
 }
 
-func newRotation(ctx context.Context, db *sql.DB, dialect string, ttl time.Duration) (*rotation, error) {
+// newRotation prepares the rotation's statements, in SQL that PostgreSQL
+// and SQLite (which reads $N as parameter N) both take as it is.
+func newRotation(ctx context.Context, db *sql.DB, ttl time.Duration) (*rotation, error) {
 	r := &rotation{db: db, ttl: ttl}
 	for _, st := range []struct {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&r.spend, `UPDATE refresh_tokens SET spent_at = ? WHERE token_hash = ? AND spent_at IS NULL RETURNING id, session_id`},
-		{&r.extend, `UPDATE sessions SET last_used_at = ?, expires_at = ? WHERE id = ? AND revoked_at IS NULL`},
-		{&r.insert, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES (?, ?, ?, ?, ?)`},
+		{&r.spend, `UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING id, session_id`},
+		{&r.extend, `UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3 AND revoked_at IS NULL`},
+		{&r.insert, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES ($1, $2, $3, $4, $5)`},
 	} {
 		var err error
-		if *st.dst, err = db.PrepareContext(ctx, rebind(dialect, st.query)); err != nil {
+		if *st.dst, err = db.PrepareContext(ctx, st.query); err != nil {
 			return nil, fmt.Errorf("preparing the rotation: %w", err)
 		}
 	}
@@ -145,24 +147,6 @@ func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err er
 	return next, nil
 }
 
-// rebind turns ? placeholders into PostgreSQL's $1, $2, ...
-func rebind(dialect, query string) string {
-	if dialect != "postgres" {
-		return query
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range query {
-		if r == '?' {
-			n++
-			fmt.Fprintf(&b, "$%d", n)
-			continue
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
-}
-
 // FloorServer serves me's floor on ln until ctx ends: a bare net/http
 // handler that verifies the access token as the service does, with the
 // service's keys, and reads the user's row. Before serving it writes one
@@ -193,7 +177,7 @@ func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io
 	if err != nil {
 		return err
 	}
-	h, err := MeFloorHandler(ctx, issuer, db, cfg.Database.Dialect)
+	h, err := MeFloorHandler(ctx, issuer, db)
 	if err != nil {
 		return err
 	}
@@ -214,8 +198,8 @@ func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io
 // MeFloorHandler answers any request as me would, with the least work: it
 // reads the body, verifies the Bearer token with issuer and reads the
 // token's user from db with one prepared statement.
-func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB, dialect string) (http.Handler, error) {
-	query, err := db.PrepareContext(ctx, rebind(dialect, `SELECT id, email FROM users WHERE id = ?`))
+func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB) (http.Handler, error) {
+	query, err := db.PrepareContext(ctx, `SELECT id, email FROM users WHERE id = $1`)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the user query: %w", err)
 	}

@@ -31,6 +31,21 @@ const (
 // per database named after it: each scenario next to its floor with their
 // ratio, the other scenarios, and the service's memory.
 func WriteTables(w io.Writer, note string, dirs []string) error {
+	// Each result is read once, though the tables show it twice.
+	type read struct {
+		res *Result
+		err error
+	}
+	cache := map[string]read{}
+	result := func(dir, name string) (*Result, error) {
+		path := filepath.Join(dir, name+".json")
+		r, ok := cache[path]
+		if !ok {
+			r.res, r.err = readResult(path)
+			cache[path] = r
+		}
+		return r.res, r.err
+	}
 	var b strings.Builder
 	if note != "" {
 		fmt.Fprintf(&b, "%s\n\n", strings.TrimSpace(note))
@@ -39,8 +54,8 @@ func WriteTables(w io.Writer, note string, dirs []string) error {
 	fmt.Fprintln(&b, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, name := range Floors {
 		for _, dir := range dirs {
-			svc, err1 := readResult(filepath.Join(dir, name+".json"))
-			floor, err2 := readResult(filepath.Join(dir, "floor-"+name+".json"))
+			svc, err1 := result(dir, name)
+			floor, err2 := result(dir, "floor-"+name)
 			if err := errors.Join(err1, err2); err != nil {
 				fmt.Fprintf(&b, "| `%s` | %s | not measured: %v | | | | | | |\n", name, filepath.Base(dir), oneLine(err))
 				continue
@@ -66,7 +81,7 @@ func WriteTables(w io.Writer, note string, dirs []string) error {
 	fmt.Fprintln(&b, "| --- | --- | --- | ---: | ---: | ---: |")
 	for _, name := range []string{"register", "mixed"} {
 		for _, dir := range dirs {
-			res, err := readResult(filepath.Join(dir, name+".json"))
+			res, err := result(dir, name)
 			if err != nil {
 				fmt.Fprintf(&b, "| `%s` | %s | not measured: %v | | | |\n", name, filepath.Base(dir), oneLine(err))
 				continue
@@ -91,7 +106,7 @@ func WriteTables(w io.Writer, note string, dirs []string) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s |", filepath.Base(dir), idle)
 		for _, name := range Scenarios {
-			res, err := readResult(filepath.Join(dir, name+".json"))
+			res, err := result(dir, name)
 			if err != nil || res.Memory == nil {
 				fmt.Fprint(&b, " ? |")
 				continue
