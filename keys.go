@@ -51,13 +51,16 @@ func newKeyring(ctx context.Context, cfg config.Config, client *ent.Client, logg
 	if err != nil {
 		return nil, err
 	}
-	kr.issuer, err = token.NewIssuer(token.Options{
+	opts := token.Options{
 		Issuer:          cfg.JWTIssuer,
 		Audience:        cfg.JWTAudience,
 		TTL:             cfg.AccessTokenTTL,
 		ClaimsNamespace: cfg.JWTClaimsNamespace,
-		Reload:          kr.reloadUnknown,
-	}, signing, verify...)
+	}
+	if kr.reloadable() {
+		opts.Reload = kr.reloadUnknown
+	}
+	kr.issuer, err = token.NewIssuer(opts, signing, verify...)
 	if err != nil {
 		return nil, fmt.Errorf("signing keys: %w", err)
 	}
@@ -151,9 +154,23 @@ func (kr *keyring) loadPEM() (token.Key, []token.Key, error) {
 	return signing, verify, nil
 }
 
+// reloadable reports whether the keys can change while the service runs:
+// keys in the database or in files can, keys in the environment cannot.
+func (kr *keyring) reloadable() bool {
+	return kr.store != nil || kr.cfg.JWTPrivateKeyFile != "" || kr.cfg.JWTPreviousPublicKeysFile != ""
+}
+
 // refresh loads the keys again and hands them to the Issuer when they
-// changed.
+// changed. Reloads, periodic or for an unknown kid, run one at a time.
 func (kr *keyring) refresh(ctx context.Context) error {
+	kr.mu.Lock()
+	defer kr.mu.Unlock()
+	return kr.refreshLocked(ctx)
+}
+
+// refreshLocked is refresh with kr.mu held.
+func (kr *keyring) refreshLocked(ctx context.Context) error {
+	kr.lastReload = time.Now()
 	signing, verify, err := kr.load(ctx)
 	if err != nil {
 		return err
@@ -182,9 +199,6 @@ func kids(set token.JWKSet) string {
 // It reloads at most once per reloadGap and says whether the token is
 // worth checking again.
 func (kr *keyring) reloadUnknown() bool {
-	if kr.store == nil && kr.cfg.JWTPrivateKeyFile == "" && kr.cfg.JWTPreviousPublicKeysFile == "" {
-		return false // the keys come from the environment and cannot change
-	}
 	kr.mu.Lock()
 	defer kr.mu.Unlock()
 	if time.Since(kr.lastReload) < reloadGap {
@@ -192,10 +206,9 @@ func (kr *keyring) reloadUnknown() bool {
 		// token may name one of the keys just loaded.
 		return true
 	}
-	kr.lastReload = time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if err := kr.refresh(ctx); err != nil {
+	if err := kr.refreshLocked(ctx); err != nil {
 		kr.logger.Warn("reloading signing keys", "error", err)
 		return false
 	}
@@ -206,6 +219,9 @@ func (kr *keyring) reloadUnknown() bool {
 // so that a rotation reaches every replica within that time. A failed
 // refresh keeps the keys the Issuer has.
 func (kr *keyring) watch(ctx context.Context) {
+	if !kr.reloadable() {
+		return
+	}
 	t := time.NewTicker(kr.cfg.JWTKeysRefreshInterval)
 	defer t.Stop()
 	for {

@@ -295,38 +295,20 @@ func TestFileKeyRotation(t *testing.T) {
 	p := s.register(t, uniqueEmail(t, "filerotation"))
 	oldKid := headerOf(t, p.AccessToken)["kid"].(string)
 
-	jwksKids := func() []string {
-		var set struct{ Keys []struct{ Kid string } }
-		getJSON(t, s.URL+"/.well-known/jwks.json", &set)
-		var kids []string
-		for _, k := range set.Keys {
-			kids = append(kids, k.Kid)
-		}
-		return kids
-	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: not seen within 20s (JWKS %v)", what, jwksKids())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
-	}
+	kids := func() []string { return jwksKids(t, s.URL) }
 
 	// 1. Introduce the new key ahead: published, not signing.
 	write(previous, newKey.public)
-	waitFor("new key published", func() bool { return len(jwksKids()) == 2 })
+	eventually(t, 20*time.Second, "new key published", func() bool { return len(kids()) == 2 })
 	if kid := headerOf(t, s.login(t, p.User.Email, testPassword).AccessToken)["kid"]; kid != oldKid {
 		t.Errorf("kid while the new key is only introduced = %v, want the old %s", kid, oldKid)
 	}
-	newKid := jwksKids()[1]
+	newKid := kids()[1]
 
 	// 2. Promote it: the new key signs, the old one still verifies.
 	write(private, newKey.private)
 	write(previous, oldKey.public)
-	waitFor("new key signing", func() bool { return jwksKids()[0] == newKid })
+	eventually(t, 20*time.Second, "new key signing", func() bool { return kids()[0] == newKid })
 	fresh := s.login(t, p.User.Email, testPassword)
 	if kid := headerOf(t, fresh.AccessToken)["kid"]; kid != newKid {
 		t.Errorf("kid after the swap = %v, want %s", kid, newKid)
@@ -339,7 +321,7 @@ func TestFileKeyRotation(t *testing.T) {
 
 	// 3. Retire the old key: its tokens fail, the new key's work.
 	write(previous, "")
-	waitFor("old key retired", func() bool { return !slices.Contains(jwksKids(), oldKid) })
+	eventually(t, 20*time.Second, "old key retired", func() bool { return !slices.Contains(kids(), oldKid) })
 	r := s.post(t, p.AccessToken, meDoc, nil)
 	wantUnauthenticated(t, "me with a retired key's token", r, "invalid")
 	if v := validate(t, s, p.AccessToken); v.Valid || v.Reason == nil || *v.Reason != "unknown_key" {

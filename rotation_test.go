@@ -38,6 +38,19 @@ func signingKid(t *testing.T, s *testServer, email string) string {
 	return headerOf(t, s.login(t, email, testPassword).AccessToken)["kid"].(string)
 }
 
+// jwksKids returns the kids of the JWKS of the service at baseURL, in
+// order.
+func jwksKids(t *testing.T, baseURL string) []string {
+	t.Helper()
+	var set struct{ Keys []struct{ Kid string } }
+	getJSON(t, baseURL+jwksPath, &set)
+	var kids []string
+	for _, k := range set.Keys {
+		kids = append(kids, k.Kid)
+	}
+	return kids
+}
+
 // eventually polls ok every 100 ms until it holds, failing t after limit.
 func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) {
 	t.Helper()
@@ -119,8 +132,8 @@ func TestDatabaseKeyRotation(t *testing.T) {
 	if out, err := keysCLI(t, env, "retire", oldKid); err == nil || !strings.Contains(out, "too early") {
 		t.Errorf("keys retire right after the rotation = %v:\n%s\nwant refused as too early", err, out)
 	}
-	if out, err := keysCLI(t, env, "retire", newKid, "--force"); err == nil {
-		t.Errorf("keys retire of the signing key = nil error:\n%s", out)
+	if out, err := keysCLI(t, env, "retire", newKid, "--force"); err == nil || !strings.Contains(out, "cannot be retired") {
+		t.Errorf("keys retire of the signing key = %v:\n%s\nwant refused: the current key cannot be retired", err, out)
 	}
 	if out, err := keysCLI(t, env, "retire", oldKid, "--force"); err != nil || !strings.Contains(out, "retired "+oldKid) {
 		t.Fatalf("keys retire --force = %v:\n%s", err, out)
@@ -150,13 +163,7 @@ func TestDatabaseKeyRotation(t *testing.T) {
 	if kid := signingKid(t, a, email); kid != newKid {
 		t.Errorf("after a restart the replica signs with %s, want %s", kid, newKid)
 	}
-	var set struct{ Keys []struct{ Kid string } }
-	getJSON(t, a.URL+"/.well-known/jwks.json", &set)
-	var kids []string
-	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
-	}
-	if len(kids) != 2 || kids[0] != newKid || slices.Contains(kids, oldKid) {
+	if kids := jwksKids(t, a.URL); len(kids) != 2 || kids[0] != newKid || slices.Contains(kids, oldKid) {
 		t.Errorf("JWKS kids after the rotation = %v, want %s first and a key introduced ahead, without %s", kids, newKid, oldKid)
 	}
 }

@@ -32,11 +32,7 @@ func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
 	}
 	t.Cleanup(func() { db.Close() })
 	var statements atomic.Int64
-	name := dialect.Postgres
-	if cfg.Database.Dialect == "sqlite" {
-		name = dialect.SQLite
-	}
-	drv := dialect.DebugWithContext(entsql.OpenDB(name, db), func(context.Context, ...any) { statements.Add(1) })
+	drv := dialect.DebugWithContext(entsql.OpenDB(entDialect(cfg.Database.Dialect), db), func(context.Context, ...any) { statements.Add(1) })
 	client := ent.NewClient(ent.Driver(drv))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if err := migrate(context.Background(), db, client, cfg, logger); err != nil {

@@ -424,13 +424,13 @@ func (ks *KeyStore) Retire(ctx context.Context, kid string, now time.Time, times
 					return &KeyTooNewError{KeyID: info.ID, What: "retire", Wait: wait}
 				}
 			}
-			if err := tx.SigningKey.DeleteOneID(info.ID).Exec(ctx); err != nil {
-				return fmt.Errorf("retiring signing key %s: %w", info.ID, err)
-			}
 			retired = append(retired, info.ID)
 		}
 		if kid != "" && len(retired) == 0 {
 			return ErrKeyNotFound
+		}
+		if _, err := tx.SigningKey.Delete().Where(signingkey.IDIn(retired...)).Exec(ctx); err != nil {
+			return fmt.Errorf("retiring signing keys %v: %w", retired, err)
 		}
 		return nil
 	})

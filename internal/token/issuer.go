@@ -74,6 +74,7 @@ type keySet struct {
 	keys    []Key          // verification keys, the signing key first
 	byID    map[string]Key // keys by kid
 	parser  *jwt.Parser
+	jwks    JWKSet // the public keys, as JWKS serves them
 }
 
 // reservedClaims are the claims a namespace may not replace.
@@ -124,7 +125,7 @@ func (i *Issuer) SetKeys(signing Key, verify ...Key) error {
 	if !signing.canSign() {
 		errs = append(errs, fmt.Errorf("signing key %v cannot sign", signing))
 	}
-	ks := &keySet{signing: signing, byID: make(map[string]Key)}
+	ks := &keySet{signing: signing, byID: make(map[string]Key), jwks: JWKSet{Keys: []JWK{}}}
 	// Every public-key algorithm passes the parser, so that a token of a
 	// key rotated in meanwhile reaches key (and a reload); key pins each
 	// token to its key's algorithm. HS256 passes only with a shared secret.
@@ -146,6 +147,9 @@ func (i *Issuer) SetKeys(signing Key, verify ...Key) error {
 		}
 		ks.byID[k.id] = k
 		ks.keys = append(ks.keys, k)
+		if jwk, ok := k.PublicJWK(); ok {
+			ks.jwks.Keys = append(ks.jwks.Keys, jwk)
+		}
 		if !slices.Contains(algs, k.alg) {
 			algs = append(algs, k.alg)
 		}
@@ -329,14 +333,9 @@ func leaves(err error) []error {
 }
 
 // JWKS returns the public keys that verify i's tokens, for
-// /.well-known/jwks.json. HMAC keys are never in it, so with only a shared
-// secret its Keys are empty (not nil).
+// /.well-known/jwks.json, as SetKeys encoded them; callers must not change
+// it. HMAC keys are never in it, so with only a shared secret its Keys are
+// empty (not nil).
 func (i *Issuer) JWKS() JWKSet {
-	set := JWKSet{Keys: []JWK{}}
-	for _, k := range i.keys.Load().keys {
-		if jwk, ok := k.PublicJWK(); ok {
-			set.Keys = append(set.Keys, jwk)
-		}
-	}
-	return set
+	return i.keys.Load().jwks
 }
