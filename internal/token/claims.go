@@ -30,10 +30,6 @@ func (c *namespacedClaims) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(plain, &all); err != nil {
-		return nil, fmt.Errorf("claims: %w", err)
-	}
 	// A user without roles gets an empty default role, which Hasura
 	// refuses: no role is granted that the user does not have.
 	roles, def := c.Roles, ""
@@ -51,6 +47,17 @@ func (c *namespacedClaims) MarshalJSON() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	all[c.namespace] = ns
-	return json.Marshal(all)
+	key, err := json.Marshal(c.namespace)
+	if err != nil {
+		return nil, err
+	}
+	// The claims are an object with at least their required members, and
+	// the namespace is none of theirs (NewIssuer refuses reserved names):
+	// the namespace joins as one more member.
+	if len(plain) < 2 || plain[len(plain)-1] != '}' {
+		return nil, fmt.Errorf("claims: not a JSON object: %s", plain)
+	}
+	out := append(plain[:len(plain)-1:len(plain)-1], ',')
+	out = append(append(append(out, key...), ':'), ns...)
+	return append(out, '}'), nil
 }
