@@ -178,6 +178,11 @@ func ParsePrivate(id string, der []byte) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("parsing PKCS #8 key: %w", err)
 	}
+	return signerKey(id, parsed)
+}
+
+// signerKey returns the signing key of a parsed private key.
+func signerKey(id string, parsed any) (Key, error) {
 	private, ok := parsed.(crypto.Signer)
 	if !ok {
 		return Key{}, fmt.Errorf("unsupported private key type %T", parsed)

@@ -2,7 +2,6 @@ package token
 
 import (
 	"bytes"
-	"crypto"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -42,11 +41,7 @@ func ParsePrivatePEM(data []byte) (Key, error) {
 	if err != nil {
 		return Key{}, fmt.Errorf("parsing %s: %w", block.Type, err)
 	}
-	private, ok := parsed.(crypto.Signer)
-	if !ok {
-		return Key{}, fmt.Errorf("unsupported private key type %T", parsed)
-	}
-	return NewKey("", private)
+	return signerKey("", parsed)
 }
 
 // ParsePublicPEM returns the verification keys of the PEM public keys
