@@ -353,7 +353,7 @@ func describe(rs []*ent.SigningKey) []KeyInfo {
 // promoted: the error is a *KeyTooNewError. It returns the promoted and the
 // introduced kids.
 func (ks *KeyStore) Rotate(ctx context.Context, now time.Time, times KeyTimes, force bool) (promoted, introduced string, err error) {
-	now = now.UTC().Truncate(time.Microsecond)
+	now = dbTime(now)
 	err = withTx(ctx, ks.db, func(tx *ent.Tx) error {
 		rs, err := rows(ctx, tx.Client())
 		if err != nil {

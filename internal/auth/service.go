@@ -71,10 +71,15 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *Ha
 	}
 }
 
-// now is the clock in UTC at the precision both databases keep, so that a
-// time read back equals the time written.
+// now is the clock as dbTime keeps it.
 func (s *Service) now() time.Time {
-	return s.clock().UTC().Truncate(time.Microsecond)
+	return dbTime(s.clock())
+}
+
+// dbTime is t in UTC at the precision both databases keep, so that a time
+// read back equals the time written.
+func dbTime(t time.Time) time.Time {
+	return t.UTC().Truncate(time.Microsecond)
 }
 
 // Tokens is a new access token and refresh token for one session.
