@@ -63,6 +63,11 @@ func TestExampleWebBrowser(t *testing.T) {
 	if len(report.OffLoopback) > 0 || len(report.PageErrors) > 0 {
 		t.Errorf("requests off loopback %q, page errors %q; want none", report.OffLoopback, report.PageErrors)
 	}
+	for _, e := range report.ConsoleErrors {
+		if !strings.HasPrefix(e, "C: ") {
+			t.Errorf("console error %q; want errors only in tab C, whose origin CORS refuses", e)
+		}
+	}
 
 	signedIn := func(step string, got shown) {
 		t.Helper()

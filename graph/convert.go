@@ -24,17 +24,6 @@ func userModel(u *ent.User) *model.User {
 	}
 }
 
-// userModels converts users in order, keeping nil where there is no user.
-func userModels(list []*ent.User) []*model.User {
-	out := make([]*model.User, len(list))
-	for i, u := range list {
-		if u != nil {
-			out[i] = userModel(u)
-		}
-	}
-	return out
-}
-
 func authPayload(t *auth.Tokens) *model.AuthPayload {
 	return &model.AuthPayload{
 		AccessToken:      t.AccessToken,

@@ -2,7 +2,6 @@ package graph
 
 import (
 	"context"
-	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -29,7 +28,7 @@ func entitiesGuard(svc *auth.Service) graphql.FieldMiddleware {
 		reps, _ := fc.Args["representations"].([]map[string]any)
 		for _, rep := range reps {
 			if _, ok := rep["id"].(string); !ok || rep["__typename"] != "User" {
-				return nil, &auth.ValidationError{Field: "representations", Message: strings.TrimPrefix(representationsMessage, "representations: ")}
+				return nil, errRepresentations
 			}
 		}
 		return next(auth.WithPrincipal(ctx, p))

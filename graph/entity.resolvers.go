@@ -22,11 +22,12 @@ func (r *entityResolver) FindManyUserByIDs(ctx context.Context, reps []*model.Us
 	if err != nil {
 		return nil, err
 	}
-	out := userModels(users)
+	out := make([]*model.User, len(users))
 	for i, u := range users {
 		if u == nil {
-			continue
+			continue // no such user: null, as federation wants
 		}
+		out[i] = userModel(u)
 		if sessions, err := u.Edges.SessionsOrErr(); err == nil {
 			out[i].PreloadedSessions = sessionModels(ctx, sessions)
 		}

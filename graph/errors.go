@@ -78,7 +78,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		if isRepresentationsArgument(gqlErr.Path) {
 			// _entities' representations are _Any, which validation lets
 			// through and execution then fails to read as objects.
-			return public(gqlErr, codeBadUserInput, representationsMessage, "field", "representations")
+			return public(gqlErr, codeBadUserInput, errRepresentations.Error(), "field", errRepresentations.Field)
 		}
 		if !errors.Is(err, errPanicked) {
 			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
@@ -87,8 +87,8 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	}
 }
 
-// representationsMessage says what _entities takes.
-const representationsMessage = `representations: each must be a User's: {"__typename": "User", "id": "..."}`
+// errRepresentations says what _entities takes.
+var errRepresentations = &auth.ValidationError{Field: "representations", Message: `each must be a User's: {"__typename": "User", "id": "..."}`}
 
 // isRepresentationsArgument reports whether path points into the
 // representations argument of the root field _entities (under any alias):

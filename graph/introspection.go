@@ -4,14 +4,10 @@ import (
 	"context"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
-
-// codeValidationFailed is gqlgen's code for a document the schema refuses;
-// an introspection query with introspection off gets it too, as Apollo
-// Server answers one.
-const codeValidationFailed = "GRAPHQL_VALIDATION_FAILED"
 
 // introspectionGate decides introspection itself instead of gqlgen's
 // switch, which would also turn off federation's _service: a router
@@ -35,7 +31,9 @@ func (introspectionGate) Validate(graphql.ExecutableSchema) error { return nil }
 // gqlgen's introspection resolvers (and _service) run otherwise.
 func (g introspectionGate) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if !g.enabled && oc.Operation != nil && introspects(oc.Operation.SelectionSet) {
-		return refusal(codeValidationFailed, "introspection is disabled; a federation router reads the schema from _service { sdl }")
+		// gqlgen's code for a document the schema refuses, as Apollo Server
+		// answers an introspection query with introspection off.
+		return refusal(errcode.ValidationFailed, "introspection is disabled; a federation router reads the schema from _service { sdl }")
 	}
 	oc.DisableIntrospection = false
 	return nil
