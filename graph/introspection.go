@@ -42,20 +42,9 @@ func (g introspectionGate) MutateOperationContext(_ context.Context, oc *graphql
 // introspects reports whether the root selection set asks __schema or
 // __type, fragments included. Validation allows them nowhere else.
 func introspects(set ast.SelectionSet) bool {
-	for _, sel := range set {
-		switch s := sel.(type) {
-		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" {
-				return true
-			}
-		case *ast.InlineFragment:
-			if introspects(s.SelectionSet) {
-				return true
-			}
-		case *ast.FragmentSpread:
-			if s.Definition != nil && introspects(s.Definition.SelectionSet) {
-				return true
-			}
+	for f := range fields(set) {
+		if isIntrospection(f) {
+			return true
 		}
 	}
 	return false

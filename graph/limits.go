@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"iter"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -59,19 +60,43 @@ func (l shapeLimits) MutateOperationContext(_ context.Context, oc *graphql.Opera
 // countFields counts the fields of set, those of its fragments included.
 func countFields(set ast.SelectionSet) int {
 	n := 0
+	for range fields(set) {
+		n++
+	}
+	return n
+}
+
+// fields yields the fields of set, those of its fragments included,
+// without descending into the fields' own selections.
+func fields(set ast.SelectionSet) iter.Seq[*ast.Field] {
+	return func(yield func(*ast.Field) bool) {
+		walkFields(set, yield)
+	}
+}
+
+func walkFields(set ast.SelectionSet, yield func(*ast.Field) bool) bool {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			n++
+			if !yield(s) {
+				return false
+			}
 		case *ast.InlineFragment:
-			n += countFields(s.SelectionSet)
+			if !walkFields(s.SelectionSet, yield) {
+				return false
+			}
 		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				n += countFields(s.Definition.SelectionSet)
+			if s.Definition != nil && !walkFields(s.Definition.SelectionSet, yield) {
+				return false
 			}
 		}
 	}
-	return n
+	return true
+}
+
+// isIntrospection reports whether f asks __schema or __type.
+func isIntrospection(f *ast.Field) bool {
+	return f.Name == "__schema" || f.Name == "__type"
 }
 
 // depth is how deep the fields of set nest, fragments expanded, counted no
@@ -87,7 +112,7 @@ func depth(set ast.SelectionSet, stop int) int {
 		var d int
 		switch s := sel.(type) {
 		case *ast.Field:
-			if s.Name == "__schema" || s.Name == "__type" {
+			if isIntrospection(s) {
 				continue
 			}
 			d = 1 + depth(s.SelectionSet, stop-1)
