@@ -8,15 +8,15 @@ import (
 	"testing"
 )
 
-// browserTools returns node and Chromium for a browser test whose npm
-// project (with playwright-core) is dir, installing its packages when they
-// are missing.
-func browserTools(t *testing.T, dir string) (node, chromium string) {
+// chromiumFor returns the Chromium of a browser test whose npm project
+// (with playwright-core) is dir, installing its packages when they are
+// missing, or skips the test (fails it in CI) without Chromium.
+func chromiumFor(t *testing.T, dir string) string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("drives a browser")
 	}
-	chromium = os.Getenv("CHROMIUM")
+	chromium := os.Getenv("CHROMIUM")
 	if chromium == "" {
 		chromium = "/usr/bin/chromium"
 	}
@@ -24,21 +24,16 @@ func browserTools(t *testing.T, dir string) (node, chromium string) {
 		needTool(t, "Chromium (apt-get install chromium, or set CHROMIUM)")
 	}
 	npmProject(t, dir)
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return node, chromium
+	return chromium
 }
 
-// runBrowserScript runs a Node script of dir with args and decodes the JSON
-// report it prints into report.
-func runBrowserScript(t *testing.T, dir, script string, report any, args ...string) {
+// runNodeScript runs node script in dir with args, env added to the
+// environment, and decodes the JSON report it prints into report.
+func runNodeScript(t *testing.T, dir string, env []string, report any, script string, args ...string) {
 	t.Helper()
-	node, chromium := browserTools(t, dir)
-	cmd := exec.CommandContext(t.Context(), node, append([]string{script}, args...)...)
+	cmd := exec.CommandContext(t.Context(), "node", append([]string{script}, args...)...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium)
+	cmd.Env = append(os.Environ(), env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

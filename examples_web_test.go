@@ -21,7 +21,7 @@ import (
 // origin cannot reach the service.
 func TestExampleWebBrowser(t *testing.T) {
 	dir := filepath.Join("examples", "web")
-	browserTools(t, dir)
+	chromium := chromiumFor(t, dir)
 
 	out := t.TempDir()
 	page := httptest.NewServer(http.FileServer(http.Dir(out)))
@@ -56,7 +56,7 @@ func TestExampleWebBrowser(t *testing.T) {
 		Failed, OffLoopback, ConsoleErrors, PageErrors []string
 		Error                                          string
 	}
-	runBrowserScript(t, dir, "browser-test.mjs", &report, page.URL, otherOrigin, "3")
+	runNodeScript(t, dir, []string{"CHROMIUM=" + chromium}, &report, "browser-test.mjs", page.URL, otherOrigin, "3")
 	if report.Error != "" {
 		t.Fatalf("in the browser: %s\nreport: %+v", report.Error, report)
 	}

@@ -1,15 +1,11 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,39 +17,18 @@ import (
 // dependencies pinned in package-lock.json.
 const federationDir = "testdata/federation"
 
-// syncBuffer collects a process's output for the failure message.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // startNode runs node script from federationDir with env added, waits for
-// the {"url": ...} line it prints once it listens, and returns that URL.
-// The process is killed when the test ends.
+// the {"msg": "listening", "addr": URL} line it prints once it listens, as
+// the service does, and returns that URL. The process is killed when the
+// test ends.
 func startNode(t *testing.T, script string, env ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = federationDir
 	cmd.Env = append(os.Environ(), env...)
-	var logs syncBuffer
-	cmd.Stderr = &logs
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	logs := &logBuffer{addr: make(chan string, 1)}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting node %s: %v", script, err)
 	}
@@ -61,19 +36,8 @@ func startNode(t *testing.T, script string, env ...string) string {
 		cancel()
 		_ = cmd.Wait()
 	})
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			var line struct{ URL string }
-			if json.Unmarshal(sc.Bytes(), &line) == nil && line.URL != "" {
-				urls <- line.URL
-			}
-			logs.Write(append(sc.Bytes(), '\n'))
-		}
-	}()
 	select {
-	case url := <-urls:
+	case url := <-logs.addr:
 		return strings.TrimSuffix(url, "/")
 	case <-time.After(90 * time.Second):
 		t.Fatalf("node %s did not listen; output:\n%s", script, logs.String())
@@ -104,18 +68,8 @@ func TestApolloFederation(t *testing.T) {
 	profiles := startNode(t, "subgraph.mjs")
 
 	t.Run("composition", func(t *testing.T) {
-		cmd := exec.CommandContext(t.Context(), "node", "compose.mjs", "latchkey="+latchkey.URL+"/query", "profiles="+profiles)
-		cmd.Dir = federationDir
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("compose.mjs: %v\n%s", err, stderr.String())
-		}
 		var c composition
-		if err := json.Unmarshal(out, &c); err != nil {
-			t.Fatalf("compose.mjs printed %q: %v", out, err)
-		}
+		runNodeScript(t, federationDir, nil, &c, "compose.mjs", "latchkey="+latchkey.URL+"/query", "profiles="+profiles)
 		for _, e := range c.Errors {
 			t.Errorf("composition error: %s", e)
 		}

@@ -149,7 +149,7 @@ func parseCSP(policy string) map[string][]string {
 // docs/playground.png for the README.
 func TestPlaygroundBrowser(t *testing.T) {
 	dir := filepath.Join("internal", "playground", "web")
-	browserTools(t, dir)
+	chromium := chromiumFor(t, dir)
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	// The example document's variables.
 	const email = "ada@example.com"
@@ -166,7 +166,7 @@ func TestPlaygroundBrowser(t *testing.T) {
 		TokenStatus   string   `json:"tokenStatus"`
 		Error         string   `json:"error"`
 	}
-	runBrowserScript(t, dir, "browser-test.mjs", &report, s.URL, shot)
+	runNodeScript(t, dir, []string{"CHROMIUM=" + chromium}, &report, "browser-test.mjs", s.URL, shot)
 	if report.Error != "" {
 		t.Fatalf("in the browser: %s\nreport: %+v", report.Error, report)
 	}

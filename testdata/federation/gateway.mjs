@@ -1,7 +1,7 @@
 // An Apollo Gateway composing Latchkey (LATCHKEY_URL) and the subgraph of
 // subgraph.mjs (PROFILES_URL). It forwards the client's Authorization
 // header to every subgraph, as a gateway in front of Latchkey must. It
-// prints {"url": ...} once it listens.
+// prints {"msg": "listening", "addr": URL} once it listens.
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -41,4 +41,4 @@ const { url } = await startStandaloneServer(server, {
   listen: { host: '127.0.0.1', port: 0 },
   context: async ({ req }) => ({ authorization: req.headers.authorization }),
 });
-console.log(JSON.stringify({ url }));
+console.log(JSON.stringify({ msg: 'listening', addr: url }));

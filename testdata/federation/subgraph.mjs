@@ -1,7 +1,7 @@
 // A second subgraph beside Latchkey: it extends Latchkey's User, by its
 // id, with avatarUrl, and offers spotlight(id:) so that a gateway has to
 // fetch the rest of a user from Latchkey's _entities. It prints
-// {"url": ...} on its first line of output once it listens.
+// {"msg": "listening", "addr": URL} on its first line of output once it listens.
 import { ApolloServer } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -37,4 +37,4 @@ const resolvers = {
 
 const server = new ApolloServer({ schema: buildSubgraphSchema({ typeDefs, resolvers }) });
 const { url } = await startStandaloneServer(server, { listen: { host: '127.0.0.1', port: 0 } });
-console.log(JSON.stringify({ url }));
+console.log(JSON.stringify({ msg: 'listening', addr: url }));
