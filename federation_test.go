@@ -7,18 +7,14 @@ import (
 	"log/slog"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
-	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -266,33 +262,11 @@ func TestPrivateUserFields(t *testing.T) {
 // an Ent client whose debug driver counts every statement a request makes.
 func TestEntitiesBatched(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
-		cfg, err := config.Load(func(k string) string { return testEnv(uri)[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
+		// Only what HTTP requests send counts, not the test's own writes.
+		c := newCountingStack(t, uri, func(ctx context.Context) bool { return auth.RequestFrom(ctx).ID != "" })
+		statements, plain := c.statements, c.client
 		logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-		db, plain, err := openDatabase(cfg.Database, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { plain.Close() })
-		if err := migrate(t.Context(), db, plain, cfg, logger); err != nil {
-			t.Fatal(err)
-		}
-		var statements atomic.Int64
-		counted := ent.NewClient(ent.Driver(dialect.DebugWithContext(
-			entsql.OpenDB(cfg.Database.Dialect, db),
-			func(ctx context.Context, _ ...any) {
-				if auth.RequestFrom(ctx).ID != "" { // made for an HTTP request
-					statements.Add(1)
-				}
-			})))
-		metrics := telemetry.NewMetrics(db)
-		svc, keys, err := services(t.Context(), cfg, counted, logger, metrics)
-		if err != nil {
-			t.Fatal(err)
-		}
-		srv := httptest.NewServer(NewServer(cfg, logger, svc, keys.issuer, db, metrics, nil))
+		srv := httptest.NewServer(NewServer(c.cfg, logger, c.svc, c.keys.issuer, c.db, telemetry.NewMetrics(c.db), nil))
 		t.Cleanup(srv.Close)
 		s := &testServer{URL: srv.URL}
 

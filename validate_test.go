@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"io"
 	"log/slog"
 	"strings"
@@ -17,9 +18,21 @@ import (
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
-// countingService returns the use cases over uri with a database driver
-// that counts the statements it sends.
-func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
+// countingStack is the service over the database uri, migrated, on an Ent
+// client whose driver counts the statements it sends.
+type countingStack struct {
+	cfg        config.Config
+	db         *sql.DB
+	client     *ent.Client
+	svc        *auth.Service
+	keys       *keyring
+	statements *atomic.Int64
+}
+
+// newCountingStack opens uri as the service does; its client counts the
+// statements sent with a context for which counted holds, every statement
+// when counted is nil.
+func newCountingStack(t testing.TB, uri string, counted func(context.Context) bool) *countingStack {
 	t.Helper()
 	env := testEnv(uri)
 	cfg, err := config.Load(func(k string) string { return env[k] })
@@ -31,18 +44,29 @@ func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	var statements atomic.Int64
-	drv := dialect.DebugWithContext(entsql.OpenDB(entDialect(cfg.Database.Dialect), db), func(context.Context, ...any) { statements.Add(1) })
-	client := ent.NewClient(ent.Driver(drv))
+	c := &countingStack{cfg: cfg, db: db, statements: new(atomic.Int64)}
+	drv := dialect.DebugWithContext(entsql.OpenDB(entDialect(cfg.Database.Dialect), db), func(ctx context.Context, _ ...any) {
+		if counted == nil || counted(ctx) {
+			c.statements.Add(1)
+		}
+	})
+	c.client = ent.NewClient(ent.Driver(drv))
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	if err := migrate(context.Background(), db, client, cfg, logger); err != nil {
+	if err := migrate(context.Background(), db, c.client, cfg, logger); err != nil {
 		t.Fatal(err)
 	}
-	svc, _, err := services(context.Background(), cfg, client, logger, nil)
-	if err != nil {
+	if c.svc, c.keys, err = services(context.Background(), cfg, c.client, logger, nil); err != nil {
 		t.Fatal(err)
 	}
-	return svc, &statements
+	return c
+}
+
+// countingService returns the use cases over uri and the count of every
+// statement they send.
+func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
+	t.Helper()
+	c := newCountingStack(t, uri, nil)
+	return c.svc, c.statements
 }
 
 // TestValidateTokenOneRoundTrip checks that validateToken answers with one
