@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -38,7 +39,7 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	}
 	logs := &tailBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	db, client, err := openDatabase(cfg.Database, nil)
+	db, client, err := database.Open(cfg.Database, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -50,7 +51,7 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 	if err != nil {
 		return nil, err
 	}
-	fs := &fuzzService{handler: NewServer(cfg, logger, svc, keys.issuer, db, metrics, nil), logs: logs}
+	fs := &fuzzService{handler: handler(cfg, logger, svc, keys.Issuer(), db, metrics, nil), logs: logs}
 	body, _ := json.Marshal(map[string]any{"query": registerDoc, "variables": map[string]any{
 		"input": map[string]any{"email": "fuzz@example.com", "password": testPassword},
 	}})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testdb"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // keysCLI runs the built binary's keys command with env and returns its
@@ -43,7 +44,7 @@ func signingKid(t *testing.T, s *testServer, email string) string {
 func jwksKids(t *testing.T, baseURL string) []string {
 	t.Helper()
 	var set struct{ Keys []struct{ Kid string } }
-	getJSON(t, baseURL+jwksPath, &set)
+	getJSON(t, baseURL+web.JWKSPath, &set)
 	var kids []string
 	for _, k := range set.Keys {
 		kids = append(kids, k.Kid)
@@ -223,3 +224,6 @@ func TestKeysCommandRefusals(t *testing.T) {
 		t.Errorf("keys list with the replaced key-encryption key = %v:\n%s\nwant an error naming KEY_ENCRYPTION_KEY", err, out)
 	}
 }
+
+// testKEK is a key-encryption key for the tests.
+var testKEK = bytes.Repeat([]byte{7}, 32)

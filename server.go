@@ -5,10 +5,7 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,17 +14,26 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/graph"
 	"github.com/latchkey/latchkey/internal/auth"
+	"github.com/latchkey/latchkey/internal/cli"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/telemetry"
+	"github.com/latchkey/latchkey/internal/token"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 func main() {
@@ -37,38 +43,29 @@ func main() {
 	}
 }
 
-const usage = `usage: latchkey [command]
-
-commands:
-  serve                      run the service (the default)
-  migrate                    apply the database schema and exit
-  roles grant EMAIL ROLE     give a user a role, such as admin
-  roles revoke EMAIL ROLE    take a role away
-  keys list                  list the signing keys held in the database
-  keys rotate [--force]      promote the key introduced ahead, introduce a new one
-  keys retire [KID] [--force]
-                             delete a previous key (without KID: every one
-                             whose tokens have all expired)
-`
-
 // run is the whole program: it reads the configuration, opens the database,
 // and runs the command in args until ctx ends or SIGINT/SIGTERM arrives.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	command := "serve"
+	name, cmdArgs := "serve", []string(nil)
 	if len(args) > 1 {
-		command = args[1]
+		name, cmdArgs = args[1], args[2:]
 	}
-	switch command {
-	case "serve", "migrate", "roles", "keys":
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+	cmd, isCommand := cli.Find(name)
+	switch {
+	case name == "serve" || isCommand:
+	case name == "help" || name == "-h" || name == "-help" || name == "--help":
+		fmt.Fprint(stdout, cli.Usage())
 		return nil
 	default:
-		fmt.Fprint(stderr, usage)
-		return fmt.Errorf("unknown command %q", command)
+		fmt.Fprint(stderr, cli.Usage())
+		return fmt.Errorf("unknown command %q", name)
+	}
+	if isCommand && slices.ContainsFunc(cmdArgs, isHelpFlag) {
+		// Help needs neither configuration nor database.
+		return cmd.Run(ctx, cli.Env{Stdout: stdout, Stderr: stderr}, cmdArgs)
 	}
 
 	cfg, err := config.Load(getenv)
@@ -98,24 +95,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}()
 	}
 
-	db, client, err := openDatabase(cfg.Database, tp)
+	db, client, err := database.Open(cfg.Database, tp)
 	if err != nil {
 		return err
 	}
 	defer client.Close()
 
-	switch command {
-	case "migrate":
-		return migrate(ctx, db, client, cfg, logger)
-	case "roles":
-		return roles(ctx, args[min(len(args), 2):], db, client, cfg, logger, stdout)
-	case "keys":
-		if err := migrate(ctx, db, client, cfg, logger); err != nil {
-			return err
-		}
-		return keysCommand(ctx, args[min(len(args), 2):], cfg, client, stdout)
+	if !isCommand {
+		return serve(ctx, cfg, db, client, logger, tp)
 	}
-	return serve(ctx, cfg, db, client, logger, tp)
+	err = cmd.Run(ctx, cli.Env{
+		Config: cfg,
+		Stdout: stdout,
+		Stderr: stderr,
+		Migrate: func(ctx context.Context) error {
+			return migrate(ctx, db, client, cfg, logger)
+		},
+		Service: func(ctx context.Context) (*auth.Service, error) {
+			svc, _, err := services(ctx, cfg, client, logger, nil)
+			return svc, err
+		},
+		KeyStore: func() (*keys.Store, error) { return keys.OpenStore(cfg, client) },
+	}, cmdArgs)
+	if errors.Is(err, cli.ErrUsage) {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return err
+}
+
+// isHelpFlag reports whether a command's argument asks for its usage.
+func isHelpFlag(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help"
 }
 
 // serve answers HTTP until ctx ends, then shuts down gracefully. It listens
@@ -128,7 +138,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		return fmt.Errorf("listening: %w", err)
 	}
 	var current atomic.Pointer[http.Handler]
-	starting := startingHandler()
+	starting := web.Starting()
 	current.Store(&starting)
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*current.Load()).ServeHTTP(w, r) }),
@@ -148,15 +158,15 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err := migrateRetrying(ctx, db, client, cfg, logger); err != nil {
 			return err
 		}
-		svc, keys, err := services(ctx, cfg, client, logger, metrics)
+		svc, ring, err := services(ctx, cfg, client, logger, metrics)
 		if err != nil {
 			return err
 		}
-		h := NewServer(cfg, logger, svc, keys.issuer, db, metrics, tp)
+		h := handler(cfg, logger, svc, ring.Issuer(), db, metrics, tp)
 		current.Store(&h)
 		logger.Info("ready")
 		go purgeEnded(ctx, svc, logger)
-		go keys.watch(ctx)
+		go ring.Watch(ctx)
 		return nil
 	}()
 	if err == nil {
@@ -178,21 +188,33 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 	return nil
 }
 
+// handler is the service's HTTP handler over svc; metrics also records
+// the GraphQL requests, and tp, unless nil, traces them.
+func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics, tp trace.TracerProvider) http.Handler {
+	return web.New(web.Deps{
+		Config: cfg,
+		Logger: logger,
+		GraphQL: graph.Guard(cfg.MaxBodyBytes, cfg.RequestTimeout, graph.NewHandler(svc, graph.Options{
+			Introspection: cfg.Introspection,
+			MaxComplexity: cfg.MaxComplexity,
+			MaxDepth:      cfg.MaxDepth,
+			MaxRootFields: cfg.MaxRootFields,
+			MaxQueryBytes: cfg.MaxQueryBytes,
+			Logger:        logger,
+			Extensions:    []graphql.HandlerExtension{telemetry.NewGraphQL(metrics, tp)},
+		})),
+		Issuer:         issuer,
+		Database:       db,
+		Metrics:        metrics.Handler(),
+		TracerProvider: tp,
+	})
+}
+
 // migrate applies the schema and, when the keys are held in the database,
-// creates the first one, under the migration lock.
+// creates the first ones, under the migration lock.
 func migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger) error {
-	err := withMigrationLock(ctx, db, cfg.Database, func() error {
-		if err := client.Schema.Create(ctx); err != nil {
-			return fmt.Errorf("migrating schema: %w", err)
-		}
-		if !cfg.DatabaseKeys() {
-			return nil
-		}
-		store, err := keyStore(cfg, client)
-		if err != nil {
-			return err
-		}
-		return keyStoreError(store.Prepare(ctx, time.Now()))
+	err := database.Migrate(ctx, db, client, cfg.Database, func(ctx context.Context) error {
+		return keys.Prepare(ctx, cfg, client)
 	})
 	if err != nil {
 		return err
@@ -207,7 +229,7 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 	wait := 500 * time.Millisecond
 	for {
 		err := migrate(ctx, db, client, cfg, logger)
-		if err == nil || ctx.Err() != nil || keyEncryptionError(err) {
+		if err == nil || ctx.Err() != nil || keys.IsKeyEncryptionError(err) {
 			return err
 		}
 		logger.Warn("database not ready, retrying", "error", err, "retry_in", wait.String())
@@ -222,37 +244,37 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 
 // services builds the keys, the token issuer and the use cases from the
 // configuration; obs, if not nil, observes the use cases.
-func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer) (*auth.Service, *keyring, error) {
-	keys, err := newKeyring(ctx, cfg, client, logger)
+func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer) (*auth.Service, *keys.Ring, error) {
+	ring, err := keys.New(ctx, cfg, client, logger)
 	if err != nil {
 		return nil, nil, err
 	}
-	hasher, err := auth.NewHasher(auth.HashParams{
+	var hashObs password.Observer
+	if obs != nil {
+		hashObs = obs
+	}
+	hasher, err := password.NewHasher(password.Params{
 		Memory:      cfg.PasswordHash.Memory,
 		Iterations:  cfg.PasswordHash.Iterations,
 		Parallelism: cfg.PasswordHash.Parallelism,
-	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait, obs)
+	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait, hashObs)
 	if err != nil {
 		return nil, nil, fmt.Errorf("password hashing: %w", err)
 	}
-	svc := auth.NewService(client, entDialect(cfg.Database.Dialect), keys.issuer, hasher, auth.Lifetimes{
+	t := cfg.Throttle
+	rate := func(r config.RateLimit) auth.Limit { return auth.Limit{Max: r.Max, Window: r.Window} }
+	svc := auth.NewService(client, database.Dialect(cfg.Database.Dialect), ring.Issuer(), hasher, auth.Lifetimes{
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
-	}, limits(cfg.Throttle), nil, logger, obs)
-	return svc, keys, nil
-}
-
-// limits turns the throttle settings into the use cases' limits.
-func limits(t config.Throttle) auth.Limits {
-	rate := func(r config.RateLimit) auth.Limit { return auth.Limit{Max: r.Max, Window: r.Window} }
-	return auth.Limits{
+	}, auth.Limits{
 		LoginAccount:    auth.Backoff{Max: t.LoginMaxFailures, Lockout: t.LoginLockout, MaxLockout: t.LoginMaxLockout},
 		LoginAddress:    rate(t.Login),
 		Register:        rate(t.Register),
 		RefreshAddress:  rate(t.Refresh),
 		ValidateAddress: rate(t.Validate),
-	}
+	}, nil, logger, obs)
+	return svc, ring, nil
 }
 
 // purgeEnded deletes ended sessions now and then, until ctx ends. Replicas
@@ -273,49 +295,4 @@ func purgeEnded(ctx context.Context, svc *auth.Service, logger *slog.Logger) {
 			logger.Info("purged ended sessions", "sessions", n)
 		}
 	}
-}
-
-// roles grants or revokes a role: latchkey roles grant|revoke EMAIL ROLE.
-func roles(ctx context.Context, args []string, db *sql.DB, client *ent.Client, cfg config.Config, logger *slog.Logger, stdout io.Writer) error {
-	if len(args) != 3 || (args[0] != "grant" && args[0] != "revoke") {
-		return errors.New("usage: latchkey roles grant|revoke EMAIL ROLE")
-	}
-	if err := migrate(ctx, db, client, cfg, logger); err != nil {
-		return err
-	}
-	svc, _, err := services(ctx, cfg, client, logger, nil)
-	if err != nil {
-		return err
-	}
-	if err := svc.SetRole(ctx, args[1], args[2], args[0] == "grant"); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "roles %s %s %s: done\n", args[0], args[1], args[2])
-	return nil
-}
-
-// startingHandler answers while the database is not ready yet: alive, not
-// ready, and 503 for the rest.
-func startingHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", healthz)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "starting", http.StatusServiceUnavailable)
-	})
-	return mux
-}
-
-// newRequestID returns 16 random bytes in hex.
-func newRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// writeJSON writes v as a JSON response.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -25,7 +27,7 @@ type countingStack struct {
 	db         *sql.DB
 	client     *ent.Client
 	svc        *auth.Service
-	keys       *keyring
+	keys       *keys.Ring
 	statements *atomic.Int64
 }
 
@@ -39,13 +41,13 @@ func newCountingStack(t testing.TB, uri string, counted func(context.Context) bo
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, _, err := openDatabase(cfg.Database, nil)
+	db, _, err := database.Open(cfg.Database, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
 	c := &countingStack{cfg: cfg, db: db, statements: new(atomic.Int64)}
-	drv := dialect.DebugWithContext(entsql.OpenDB(entDialect(cfg.Database.Dialect), db), func(ctx context.Context, _ ...any) {
+	drv := dialect.DebugWithContext(entsql.OpenDB(database.Dialect(cfg.Database.Dialect), db), func(ctx context.Context, _ ...any) {
 		if counted == nil || counted(ctx) {
 			c.statements.Add(1)
 		}

@@ -16,7 +16,9 @@ import (
 
 	"github.com/goccy/go-yaml"
 
+	"github.com/latchkey/latchkey/internal/keys"
 	"github.com/latchkey/latchkey/internal/testdb"
+	"github.com/latchkey/latchkey/internal/web"
 )
 
 // The values the verifier configurations in docs/verifiers (and the
@@ -53,8 +55,8 @@ func jwksAt(t *testing.T, s *testServer, configured string) []byte {
 	if err != nil {
 		t.Fatalf("configured JWKS URL %q: %v", configured, err)
 	}
-	if u.Path != jwksPath {
-		t.Errorf("configured JWKS URL %q has path %q, want %q", configured, u.Path, jwksPath)
+	if u.Path != web.JWKSPath {
+		t.Errorf("configured JWKS URL %q has path %q, want %q", configured, u.Path, web.JWKSPath)
 	}
 	var raw json.RawMessage
 	getJSON(t, s.URL+u.Path, &raw)
@@ -89,8 +91,8 @@ func TestVerifierConfigs(t *testing.T) {
 	if len(rjwt.JWKS) != 1 || rjwt.HeaderName != "Authorization" || rjwt.HeaderValuePrefix != "Bearer" {
 		t.Fatalf("apollo-router.yaml: %+v, want one JWKS and the Authorization: Bearer header", rjwt)
 	}
-	if poll, err := time.ParseDuration(rjwt.JWKS[0].PollInterval); err != nil || poll > jwksMaxAge {
-		t.Errorf("apollo-router.yaml poll_interval %q, want at most %v: a new key is published that long before it signs", rjwt.JWKS[0].PollInterval, jwksMaxAge)
+	if poll, err := time.ParseDuration(rjwt.JWKS[0].PollInterval); err != nil || poll > keys.JWKSMaxAge {
+		t.Errorf("apollo-router.yaml poll_interval %q, want at most %v: a new key is published that long before it signs", rjwt.JWKS[0].PollInterval, keys.JWKSMaxAge)
 	}
 
 	type jwtRule struct {

@@ -15,6 +15,7 @@ import (
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/user"
+	"github.com/latchkey/latchkey/internal/database"
 )
 
 // userColumns are the user's columns the queries read, in the order
@@ -136,8 +137,8 @@ type userRow struct {
 	u                ent.User
 	displayName      sql.NullString
 	roles            []byte
-	created, updated storedTime
-	lastLogin        storedTime
+	created, updated database.NullTime
+	lastLogin        database.NullTime
 }
 
 func (r *userRow) dest() []any {
@@ -156,10 +157,10 @@ func (r *userRow) user() (*ent.User, error) {
 	if err := json.Unmarshal(r.roles, &u.Roles); err != nil {
 		return nil, fmt.Errorf("roles of user %s: %w", u.ID, err)
 	}
-	if r.created.t == nil || r.updated.t == nil {
+	if r.created.T == nil || r.updated.T == nil {
 		return nil, fmt.Errorf("user %s: a required time is NULL", u.ID)
 	}
-	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = *r.created.t, *r.updated.t, r.lastLogin.t
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = *r.created.T, *r.updated.T, r.lastLogin.T
 	return u, nil
 }
 
@@ -168,7 +169,7 @@ func (r *userRow) user() (*ent.User, error) {
 func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uuid.UUID, now time.Time) (*ent.User, error) {
 	var r userRow
 	err := queryRow(ctx, db, q.principal, []any{sid, uid, now}, r.dest()...)
-	yieldConnection()
+	database.Yield()
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +180,7 @@ func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uui
 func (q queries) isLive(ctx context.Context, db *ent.Client, sid, uid uuid.UUID, now time.Time) (bool, error) {
 	var one int
 	err := queryRow(ctx, db, q.live, []any{sid, uid, now}, &one)
-	yieldConnection()
+	database.Yield()
 	if ent.IsNotFound(err) {
 		return false, nil
 	}
@@ -194,8 +195,8 @@ func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) 
 	var (
 		rt               ent.RefreshToken
 		sess             ent.Session
-		spent, revoked   storedTime
-		created, expires storedTime
+		spent, revoked   database.NullTime
+		created, expires database.NullTime
 		ur               userRow
 	)
 	dest := append([]any{&rt.ID, &spent, &sess.ID, &created, &expires, &revoked}, ur.dest()...)
@@ -206,49 +207,11 @@ func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if created.t == nil || expires.t == nil {
+	if created.T == nil || expires.T == nil {
 		return nil, nil, nil, fmt.Errorf("session %s: a required time is NULL", sess.ID)
 	}
-	sess.CreatedAt, sess.ExpiresAt = *created.t, *expires.t
-	rt.SpentAt, sess.RevokedAt = spent.t, revoked.t
+	sess.CreatedAt, sess.ExpiresAt = *created.T, *expires.T
+	rt.SpentAt, sess.RevokedAt = spent.T, revoked.T
 	sess.UserID = u.ID
 	return &rt, &sess, u, nil
-}
-
-// storedTime scans a nullable time column of a joined query: a time.Time,
-// or the text SQLite stores, or NULL.
-type storedTime struct{ t *time.Time }
-
-// storedTimeLayout is how modernc.org/sqlite writes a time.Time.
-const storedTimeLayout = "2006-01-02 15:04:05.999999999-07:00"
-
-// Scan implements sql.Scanner.
-func (st *storedTime) Scan(v any) error {
-	var t time.Time
-	switch v := v.(type) {
-	case nil:
-		st.t = nil
-		return nil
-	case time.Time:
-		t = v
-	case string:
-		return st.parse(v)
-	case []byte:
-		return st.parse(string(v))
-	default:
-		return fmt.Errorf("scanning a time from %T", v)
-	}
-	t = t.UTC()
-	st.t = &t
-	return nil
-}
-
-func (st *storedTime) parse(s string) error {
-	t, err := time.Parse(storedTimeLayout, s)
-	if err != nil {
-		return fmt.Errorf("scanning a time: %w", err)
-	}
-	t = t.UTC()
-	st.t = &t
-	return nil
 }

@@ -1,19 +1,17 @@
 package auth
 
 import (
-	_ "embed"
 	"strings"
-	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/latchkey/latchkey/internal/password"
 )
 
 const (
 	emailMaxLen         = 254 // bytes: RFC 5321's path limit less the brackets
 	emailMaxLocalLen    = 64  // bytes: RFC 5321
 	emailMaxLabelLen    = 63  // bytes: RFC 1035
-	passwordMinRunes    = 8   // characters: NIST SP 800-63B
-	passwordMaxRunes    = 256 // characters
 	displayNameMaxRunes = 100 // characters
 	emailInvalidMessage = "must be a valid email address"
 )
@@ -89,53 +87,15 @@ func asciiLower(s string) string {
 	return string(b)
 }
 
-// ValidatePassword checks a new password against NIST SP 800-63B: valid
-// UTF-8 of 8 to 256 characters (runes; any characters, no composition rules),
-// not a common password and not the user's email address or its local part,
-// all compared case-insensitively. field names the input field in the
-// returned *ValidationError ("password", "newPassword").
-func ValidatePassword(field, password, email string) error {
-	if !utf8.ValidString(password) {
-		return &ValidationError{Field: field, Message: "must be valid text"}
-	}
-	switch n := utf8.RuneCountInString(password); {
-	case n < passwordMinRunes:
-		return &ValidationError{Field: field, Message: "must be at least 8 characters"}
-	case n > passwordMaxRunes:
-		return &ValidationError{Field: field, Message: "must be at most 256 characters"}
-	}
-	if _, common := commonPasswords()[strings.ToLower(password)]; common {
-		return &ValidationError{Field: field, Message: "is too common: choose a less guessable password"}
-	}
-	email = strings.TrimSpace(email)
-	local, _, _ := strings.Cut(email, "@")
-	if strings.EqualFold(password, email) || strings.EqualFold(password, local) {
-		return &ValidationError{Field: field, Message: "must not be your email address"}
+// ValidatePassword checks a new password against the password policy
+// (password.Check). field names the input field in the returned
+// *ValidationError ("password", "newPassword").
+func ValidatePassword(field, pw, email string) error {
+	if err := password.Check(pw, email); err != nil {
+		return &ValidationError{Field: field, Message: err.Error()}
 	}
 	return nil
 }
-
-// commonpasswords.txt holds, lowercased, one to a line, the 17,950 entries of
-// 8 or more characters from the passwords dictionary of the npm package
-// @zxcvbn-ts/language-common 4.1.3 (src/passwords.json, most common first),
-// MIT licence: Copyright (c) 2012-2016 Dan Wheeler and Dropbox, Inc.,
-// Copyright (c) 2021 @zxcvbn-ts. Shorter entries are refused by length anyway.
-//
-//go:embed commonpasswords.txt
-var commonPasswordsText string
-
-// commonPasswords is the set of commonpasswords.txt, built on first use: a
-// read-only table like unicode's, so package-level state does no harm.
-var commonPasswords = sync.OnceValue(func() map[string]struct{} {
-	set := make(map[string]struct{}, strings.Count(commonPasswordsText, "\n")+1)
-	for line := range strings.Lines(commonPasswordsText) {
-		p := strings.ToLower(strings.TrimRight(line, "\r\n"))
-		if utf8.RuneCountInString(p) >= passwordMinRunes {
-			set[p] = struct{}{}
-		}
-	}
-	return set
-})
 
 // NormalizeDisplayName trims surrounding white space from *s and returns the
 // result, or nil when s is nil or nothing is left. A name of more than 100

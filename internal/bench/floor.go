@@ -8,14 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
-	"entgo.io/ent/dialect"
-	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
@@ -23,6 +21,9 @@ import (
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
+	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
@@ -35,7 +36,7 @@ var Floors = []string{"me", "login", "refresh"}
 // a little more.
 func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
 	p := cfg.PasswordHash
-	hasher, err := auth.NewHasher(auth.HashParams{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0, nil)
+	hasher, err := password.NewHasher(password.Params{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +54,7 @@ func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Dura
 // session, store its successor, commit; workers goroutines, each rotating a
 // session of its own, for d, through a pool sized as the service's.
 func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
-	db, client, err := Open(cfg.Database)
+	db, client, err := database.Open(cfg.Database, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +154,7 @@ func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err er
 // line to out, "floor ADDR TOKEN", with an access token of a user it
 // creates, for the me scenario to send.
 func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io.Writer) error {
-	db, client, err := Open(cfg.Database)
+	db, client, err := database.Open(cfg.Database, nil)
 	if err != nil {
 		return err
 	}
@@ -233,41 +234,18 @@ func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB) (http
 	}), nil
 }
 
-// Issuer returns a token issuer with the service's signing key for cfg:
-// JWT_SECRET_KEY's shared secret, the PEM private key, or else the keys
-// held in the database (created when there are none, as the service's
-// start does).
+// Issuer returns a token issuer with the service's signing keys for cfg,
+// loaded as the service loads them (keys held in the database are created
+// when there are none, as the service's start does).
 func Issuer(ctx context.Context, cfg config.Config, client *ent.Client) (*token.Issuer, error) {
-	opts := token.Options{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, TTL: cfg.AccessTokenTTL, ClaimsNamespace: cfg.JWTClaimsNamespace}
-	switch {
-	case cfg.JWTSecretKey != "":
-		return token.NewIssuer(opts, token.HMACKey([]byte(cfg.JWTSecretKey.Reveal())))
-	case cfg.PrivateKeySet():
-		pem := []byte(cfg.JWTPrivateKey.Reveal())
-		if cfg.JWTPrivateKeyFile != "" {
-			var err error
-			if pem, err = os.ReadFile(cfg.JWTPrivateKeyFile); err != nil {
-				return nil, fmt.Errorf("JWT_PRIVATE_KEY_FILE: %w", err)
-			}
-		}
-		k, err := token.ParsePrivatePEM(pem)
-		if err != nil {
-			return nil, fmt.Errorf("private key: %w", err)
-		}
-		return token.NewIssuer(opts, k)
+	if err := keys.Prepare(ctx, cfg, client); err != nil {
+		return nil, err
 	}
-	ks, err := auth.NewKeyStore(client, []byte(cfg.KeyEncryptionKey.Reveal()), []byte(cfg.KeyEncryptionKeyPrevious.Reveal()))
+	ring, err := keys.New(ctx, cfg, client, slog.New(slog.DiscardHandler))
 	if err != nil {
 		return nil, err
 	}
-	if err := ks.Prepare(ctx, time.Now()); err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	signing, verify, err := ks.Load(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("signing keys: %w", err)
-	}
-	return token.NewIssuer(opts, signing, verify...)
+	return ring.Issuer(), nil
 }
 
 // createUser stores a user for a floor to work on.
@@ -307,30 +285,4 @@ func createSession(ctx context.Context, client *ent.Client, u *ent.User) (uuid.U
 		return uuid.Nil, nil, fmt.Errorf("creating refresh token: %w", err)
 	}
 	return s.ID, hash, nil
-}
-
-// Open opens the database of cfg with the pool the service gives it: one
-// connection for SQLite, cfg.MaxConns for PostgreSQL.
-func Open(cfg config.Database) (*sql.DB, *ent.Client, error) {
-	switch cfg.Dialect {
-	case "postgres":
-		db, err := sql.Open("pgx", cfg.URL)
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
-		}
-		db.SetMaxOpenConns(cfg.MaxConns)
-		db.SetMaxIdleConns(cfg.MaxConns)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
-	case "sqlite":
-		db, err := sql.Open("sqlite", cfg.SQLiteDSN())
-		if err != nil {
-			return nil, nil, fmt.Errorf("opening SQLite: %w", err)
-		}
-		db.SetMaxOpenConns(1)
-		db.SetMaxIdleConns(1)
-		db.SetConnMaxLifetime(0)
-		db.SetConnMaxIdleTime(0)
-		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.SQLite, db))), nil
-	}
-	return nil, nil, fmt.Errorf("unsupported database dialect %q", cfg.Dialect)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -57,7 +58,7 @@ func TestFloorRefresh(t *testing.T) {
 		if res.Requests == 0 || res.Errors != 0 {
 			t.Fatalf("FloorRefresh() = %d rotations, %d errors %v, want some and none", res.Requests, res.Errors, res.ErrorsByCode)
 		}
-		_, client, err := Open(cfg.Database)
+		_, client, err := database.Open(cfg.Database, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,11 +2,8 @@ package telemetry
 
 import (
 	"context"
-	"database/sql"
-	"database/sql/driver"
 	"fmt"
 
-	"github.com/XSAM/otelsql"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -74,26 +71,4 @@ func Tracer(tp trace.TracerProvider) trace.Tracer {
 		return nil
 	}
 	return tp.Tracer(instrumentation)
-}
-
-// OpenDB opens a database over connector whose calls are spans of tp,
-// children of the span in their context, or, with a nil tp, an untraced
-// one. Calls outside any span (migrations, purges) are not traced. Spans carry the SQL text, whose values are all parameters,
-// never the arguments.
-func OpenDB(tp trace.TracerProvider, connector driver.Connector, system string) *sql.DB {
-	if tp == nil {
-		return sql.OpenDB(connector)
-	}
-	return otelsql.OpenDB(connector,
-		otelsql.WithTracerProvider(tp),
-		otelsql.WithAttributes(attribute.String("db.system.name", system)),
-		otelsql.WithSpanOptions(otelsql.SpanOptions{
-			OmitConnResetSession: true,
-			OmitRows:             true,
-			OmitConnectorConnect: true,
-			SpanFilter: func(ctx context.Context, _ otelsql.Method, _ string, _ []driver.NamedValue) bool {
-				return trace.SpanContextFromContext(ctx).IsValid()
-			},
-		}),
-	)
 }

@@ -1,4 +1,4 @@
-package main
+package database
 
 import (
 	"database/sql"
@@ -14,7 +14,7 @@ import (
 // run through one cached statement each, that a statement whose rows are
 // still open is not reused under them, and that DDL is not cached.
 func TestStmtCache(t *testing.T) {
-	db, client, err := openDatabase(config.Database{Dialect: "sqlite", Path: ":memory:"}, nil)
+	db, client, err := Open(config.Database{Dialect: "sqlite", Path: ":memory:"}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

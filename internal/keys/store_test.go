@@ -1,4 +1,4 @@
-package main
+package keys
 
 import (
 	"bytes"
@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/ent"
-	"github.com/latchkey/latchkey/internal/auth"
 	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -20,7 +20,7 @@ func openTestDatabase(t *testing.T, uri string) *ent.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, client, err := openDatabase(cfg.Database, nil)
+	_, client, err := database.Open(cfg.Database, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func openTestDatabase(t *testing.T, uri string) *ent.Client {
 }
 
 // states returns the kids of the keys in each state.
-func states(t *testing.T, ks *auth.KeyStore) map[string][]string {
+func states(t *testing.T, ks *Store) map[string][]string {
 	t.Helper()
 	infos, err := ks.List(t.Context())
 	if err != nil {
@@ -50,11 +50,11 @@ var testKEK = bytes.Repeat([]byte{7}, 32)
 func TestKeyStoreRotation(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
 		ctx := t.Context()
-		ks, err := auth.NewKeyStore(openTestDatabase(t, uri), nil, nil)
+		ks, err := NewStore(openTestDatabase(t, uri), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		times := auth.KeyTimes{Publish: 5 * time.Minute, Drain: 17 * time.Minute}
+		times := Times{Publish: 5 * time.Minute, Drain: 17 * time.Minute}
 		t0 := time.Now().UTC().Truncate(time.Second)
 
 		if err := ks.Prepare(ctx, t0); err != nil {
@@ -64,10 +64,10 @@ func TestKeyStoreRotation(t *testing.T) {
 			t.Fatalf("Prepare again: %v", err)
 		}
 		st := states(t, ks)
-		if len(st[auth.KeyCurrent]) != 1 || len(st[auth.KeyNext]) != 1 || len(st[auth.KeyPrevious]) != 0 {
+		if len(st[StateCurrent]) != 1 || len(st[StateNext]) != 1 || len(st[StatePrevious]) != 0 {
 			t.Fatalf("after Prepare: %v, want one current and one next key", st)
 		}
-		first, next := st[auth.KeyCurrent][0], st[auth.KeyNext][0]
+		first, next := st[StateCurrent][0], st[StateNext][0]
 		signing, verify, err := ks.Load(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -78,7 +78,7 @@ func TestKeyStoreRotation(t *testing.T) {
 
 		// The next key was introduced at t0: promoting it at once is refused.
 		_, _, err = ks.Rotate(ctx, t0.Add(time.Minute), times, false)
-		var tooNew *auth.KeyTooNewError
+		var tooNew *TooNewError
 		if !errors.As(err, &tooNew) || tooNew.KeyID != next || tooNew.Wait != 4*time.Minute {
 			t.Fatalf("Rotate 1 minute after introducing = %v, want a *KeyTooNewError to wait 4m for %s", err, next)
 		}
@@ -88,7 +88,7 @@ func TestKeyStoreRotation(t *testing.T) {
 			t.Fatalf("Rotate = %q, %q, %v, want %s promoted and a new key introduced", promoted, introduced, err, next)
 		}
 		st = states(t, ks)
-		want := map[string][]string{auth.KeyCurrent: {next}, auth.KeyPrevious: {first}, auth.KeyNext: {introduced}}
+		want := map[string][]string{StateCurrent: {next}, StatePrevious: {first}, StateNext: {introduced}}
 		for state, ids := range want {
 			if !slices.Equal(st[state], ids) {
 				t.Errorf("after Rotate: %s keys %v, want %v", state, st[state], ids)
@@ -99,10 +99,10 @@ func TestKeyStoreRotation(t *testing.T) {
 		}
 
 		// The previous key verifies until its last token expired.
-		if _, err := ks.Retire(ctx, next, t1, times, false); !errors.Is(err, auth.ErrRetireCurrent) {
+		if _, err := ks.Retire(ctx, next, t1, times, false); !errors.Is(err, ErrRetireCurrent) {
 			t.Errorf("Retire(current) = %v, want ErrRetireCurrent", err)
 		}
-		if _, err := ks.Retire(ctx, "nope", t1, times, false); !errors.Is(err, auth.ErrKeyNotFound) {
+		if _, err := ks.Retire(ctx, "nope", t1, times, false); !errors.Is(err, ErrKeyNotFound) {
 			t.Errorf("Retire(unknown) = %v, want ErrKeyNotFound", err)
 		}
 		if _, err := ks.Retire(ctx, first, t1.Add(16*time.Minute), times, false); !errors.As(err, &tooNew) || tooNew.Wait != time.Minute {
@@ -114,7 +114,7 @@ func TestKeyStoreRotation(t *testing.T) {
 		if got, err := ks.Retire(ctx, "", t1.Add(17*time.Minute), times, false); err != nil || !slices.Equal(got, []string{first}) {
 			t.Errorf("Retire(all expired) 17m after = %v, %v, want [%s]", got, err, first)
 		}
-		if st := states(t, ks); len(st[auth.KeyPrevious]) != 0 || len(st[auth.KeyCurrent]) != 1 || len(st[auth.KeyNext]) != 1 {
+		if st := states(t, ks); len(st[StatePrevious]) != 0 || len(st[StateCurrent]) != 1 || len(st[StateNext]) != 1 {
 			t.Errorf("after Retire: %v, want current and next only", st)
 		}
 
@@ -133,7 +133,7 @@ func TestKeyStoreEncryption(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
 		ctx := t.Context()
 		client := openTestDatabase(t, uri)
-		plain, err := auth.NewKeyStore(client, nil, nil)
+		plain, err := NewStore(client, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestKeyStoreEncryption(t *testing.T) {
 			plainDER[r.ID] = mustDER(t, plain, r.ID)
 		}
 
-		sealed, err := auth.NewKeyStore(client, testKEK, nil)
+		sealed, err := NewStore(client, testKEK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,21 +188,21 @@ func TestKeyStoreEncryption(t *testing.T) {
 			t.Errorf("signing key %s before and %s after, want the oldest key %s: keys from before rotation keep signing", before.ID(), after.ID(), oldest.ID)
 		}
 
-		if _, _, err := plain.Load(ctx); !errors.Is(err, auth.ErrKeysEncrypted) {
+		if _, _, err := plain.Load(ctx); !errors.Is(err, ErrKeysEncrypted) {
 			t.Errorf("Load without the key-encryption key = %v, want ErrKeysEncrypted", err)
 		}
-		wrong, _ := auth.NewKeyStore(client, bytes.Repeat([]byte{8}, 32), nil)
-		if err := wrong.Prepare(ctx, time.Now()); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		wrong, _ := NewStore(client, bytes.Repeat([]byte{8}, 32), nil)
+		if err := wrong.Prepare(ctx, time.Now()); !errors.Is(err, ErrWrongKeyEncryptionKey) {
 			t.Errorf("Prepare with another key-encryption key = %v, want ErrWrongKeyEncryptionKey", err)
 		}
 		// A sealed key moved to another row does not open: the kid is
 		// authenticated with it.
 		rows = client.SigningKey.Query().AllX(ctx)
 		client.SigningKey.UpdateOne(rows[0]).SetPrivateKey(rows[1].PrivateKey).ExecX(ctx)
-		if _, _, err := sealed.Load(ctx); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		if _, _, err := sealed.Load(ctx); !errors.Is(err, ErrWrongKeyEncryptionKey) {
 			t.Errorf("Load with a sealed key swapped between rows = %v, want ErrWrongKeyEncryptionKey", err)
 		}
-		if _, err := auth.NewKeyStore(client, []byte("short"), nil); err == nil {
+		if _, err := NewStore(client, []byte("short"), nil); err == nil {
 			t.Error("NewKeyStore(5-byte key) = nil error, want refused")
 		}
 	})
@@ -217,7 +217,7 @@ func TestKeyStoreKEKRotation(t *testing.T) {
 		ctx := t.Context()
 		client := openTestDatabase(t, uri)
 		newKEK := bytes.Repeat([]byte{9}, 32)
-		old, err := auth.NewKeyStore(client, testKEK, nil)
+		old, err := NewStore(client, testKEK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -232,14 +232,14 @@ func TestKeyStoreKEKRotation(t *testing.T) {
 			t.Fatalf("%d keys after Prepare, want a current and a next one", len(before))
 		}
 
-		alone, err := auth.NewKeyStore(client, newKEK, nil)
+		alone, err := NewStore(client, newKEK, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := alone.Prepare(ctx, time.Now()); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		if err := alone.Prepare(ctx, time.Now()); !errors.Is(err, ErrWrongKeyEncryptionKey) {
 			t.Fatalf("Prepare with a new key-encryption key and not the previous one = %v, want ErrWrongKeyEncryptionKey", err)
 		}
-		rotating, err := auth.NewKeyStore(client, newKEK, testKEK)
+		rotating, err := NewStore(client, newKEK, testKEK)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -254,21 +254,21 @@ func TestKeyStoreKEKRotation(t *testing.T) {
 		if len(client.SigningKey.Query().AllX(ctx)) != len(before) {
 			t.Errorf("Prepare with the previous key-encryption key added or removed keys")
 		}
-		if _, _, err := old.Load(ctx); !errors.Is(err, auth.ErrWrongKeyEncryptionKey) {
+		if _, _, err := old.Load(ctx); !errors.Is(err, ErrWrongKeyEncryptionKey) {
 			t.Errorf("Load with the replaced key-encryption key = %v, want ErrWrongKeyEncryptionKey", err)
 		}
 
-		if _, err := auth.NewKeyStore(client, nil, testKEK); err == nil {
+		if _, err := NewStore(client, nil, testKEK); err == nil {
 			t.Error("NewKeyStore(no key, a previous key) = nil error, want refused")
 		}
-		if _, err := auth.NewKeyStore(client, newKEK, []byte("short")); err == nil {
+		if _, err := NewStore(client, newKEK, []byte("short")); err == nil {
 			t.Error("NewKeyStore(a key, a 5-byte previous key) = nil error, want refused")
 		}
 	})
 }
 
 // mustDER returns the PKCS #8 DER of the key kid as ks loads it.
-func mustDER(t *testing.T, ks *auth.KeyStore, kid string) []byte {
+func mustDER(t *testing.T, ks *Store, kid string) []byte {
 	t.Helper()
 	signing, verify, err := ks.Load(t.Context())
 	if err != nil {

@@ -1,4 +1,4 @@
-package auth
+package password
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-// lowCostHashParams keep tests fast; production cost comes from config.
-var lowCostHashParams = HashParams{Memory: 64, Iterations: 1, Parallelism: 1}
+// lowCostParams keep tests fast; production cost comes from config.
+var lowCostParams = Params{Memory: 64, Iterations: 1, Parallelism: 1}
 
 func newLowCostHasher(t testing.TB, concurrency int) *Hasher {
 	t.Helper()
-	h, err := NewHasher(lowCostHashParams, concurrency, 0, nil)
+	h, err := NewHasher(lowCostParams, concurrency, 0, nil)
 	if err != nil {
-		t.Fatalf("NewHasher(%+v, %d) = %v", lowCostHashParams, concurrency, err)
+		t.Fatalf("NewHasher(%+v, %d) = %v", lowCostParams, concurrency, err)
 	}
 	return h
 }
@@ -37,19 +37,19 @@ func TestNewHasher(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name        string
-		params      HashParams
+		params      Params
 		concurrency int
 		wantErr     bool
 	}{
-		{"low cost", lowCostHashParams, 1, false},
-		{"owasp", HashParams{Memory: 19456, Iterations: 2, Parallelism: 1}, 4, false},
-		{"zero iterations", HashParams{Memory: 64, Iterations: 0, Parallelism: 1}, 1, true},
-		{"too many iterations", HashParams{Memory: 64, Iterations: 101, Parallelism: 1}, 1, true},
-		{"zero parallelism", HashParams{Memory: 64, Iterations: 1, Parallelism: 0}, 1, true},
-		{"memory below 8 KiB per lane", HashParams{Memory: 15, Iterations: 1, Parallelism: 2}, 1, true},
-		{"memory above 1 GiB", HashParams{Memory: 1<<20 + 1, Iterations: 1, Parallelism: 1}, 1, true},
-		{"zero concurrency", lowCostHashParams, 0, true},
-		{"negative concurrency", lowCostHashParams, -1, true},
+		{"low cost", lowCostParams, 1, false},
+		{"owasp", Params{Memory: 19456, Iterations: 2, Parallelism: 1}, 4, false},
+		{"zero iterations", Params{Memory: 64, Iterations: 0, Parallelism: 1}, 1, true},
+		{"too many iterations", Params{Memory: 64, Iterations: 101, Parallelism: 1}, 1, true},
+		{"zero parallelism", Params{Memory: 64, Iterations: 1, Parallelism: 0}, 1, true},
+		{"memory below 8 KiB per lane", Params{Memory: 15, Iterations: 1, Parallelism: 2}, 1, true},
+		{"memory above 1 GiB", Params{Memory: 1<<20 + 1, Iterations: 1, Parallelism: 1}, 1, true},
+		{"zero concurrency", lowCostParams, 0, true},
+		{"negative concurrency", lowCostParams, -1, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,7 +99,7 @@ func TestHasherHashFormat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parsePHC(%q) = %v", encoded, err)
 	}
-	if diff := cmp.Diff(lowCostHashParams, got.params); diff != "" {
+	if diff := cmp.Diff(lowCostParams, got.params); diff != "" {
 		t.Errorf("parsePHC(%q) params mismatch (-want +got):\n%s", encoded, diff)
 	}
 	if got.String() != encoded {
@@ -121,7 +121,7 @@ func TestParsePHCReference(t *testing.T) {
 	if err != nil {
 		t.Fatalf("parsePHC(%q) = %v", referenceHashT3P2, err)
 	}
-	want := HashParams{Memory: 64, Iterations: 3, Parallelism: 2}
+	want := Params{Memory: 64, Iterations: 3, Parallelism: 2}
 	if diff := cmp.Diff(want, got.params); diff != "" {
 		t.Errorf("parsePHC(%q) params mismatch (-want +got):\n%s", referenceHashT3P2, diff)
 	}
@@ -142,7 +142,7 @@ func TestHasherVerify(t *testing.T) {
 		t.Fatalf("Hash() = %v", err)
 	}
 	// Same params as referenceHashT2P1, so that one needs no rehash.
-	refHasher, err := NewHasher(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 1, 0, nil)
+	refHasher, err := NewHasher(Params{Memory: 64, Iterations: 2, Parallelism: 1}, 1, 0, nil)
 	if err != nil {
 		t.Fatalf("NewHasher() = %v", err)
 	}
@@ -182,7 +182,7 @@ func TestHasherVerifyNeedsRehash(t *testing.T) {
 	t.Parallel()
 	const password = "an older password hash"
 	current := newLowCostHasher(t, 1)
-	hashWith := func(params HashParams, saltLen, keyLen int) string {
+	hashWith := func(params Params, saltLen, keyLen int) string {
 		ph := phcHash{params: params, salt: make([]byte, saltLen)}
 		ph.key = ph.derive(password, keyLen)
 		return ph.String()
@@ -192,14 +192,14 @@ func TestHasherVerifyNeedsRehash(t *testing.T) {
 		encoded string
 		want    bool
 	}{
-		{"same parameters", hashWith(lowCostHashParams, 16, 32), false},
-		{"less memory", hashWith(HashParams{Memory: 32, Iterations: 1, Parallelism: 1}, 16, 32), true},
-		{"more memory", hashWith(HashParams{Memory: 128, Iterations: 1, Parallelism: 1}, 16, 32), true},
-		{"more iterations", hashWith(HashParams{Memory: 64, Iterations: 2, Parallelism: 1}, 16, 32), true},
-		{"more parallelism", hashWith(HashParams{Memory: 64, Iterations: 1, Parallelism: 2}, 16, 32), true},
-		{"shorter key", hashWith(lowCostHashParams, 16, 16), true},
-		{"longer key", hashWith(lowCostHashParams, 16, 64), true},
-		{"shorter salt", hashWith(lowCostHashParams, 8, 32), true},
+		{"same parameters", hashWith(lowCostParams, 16, 32), false},
+		{"less memory", hashWith(Params{Memory: 32, Iterations: 1, Parallelism: 1}, 16, 32), true},
+		{"more memory", hashWith(Params{Memory: 128, Iterations: 1, Parallelism: 1}, 16, 32), true},
+		{"more iterations", hashWith(Params{Memory: 64, Iterations: 2, Parallelism: 1}, 16, 32), true},
+		{"more parallelism", hashWith(Params{Memory: 64, Iterations: 1, Parallelism: 2}, 16, 32), true},
+		{"shorter key", hashWith(lowCostParams, 16, 16), true},
+		{"longer key", hashWith(lowCostParams, 16, 64), true},
+		{"shorter salt", hashWith(lowCostParams, 8, 32), true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -386,7 +386,7 @@ func TestHasherCanceledWhileWaiting(t *testing.T) {
 }
 
 func BenchmarkHash(b *testing.B) {
-	owasp := HashParams{Memory: 19456, Iterations: 2, Parallelism: 1}
+	owasp := Params{Memory: 19456, Iterations: 2, Parallelism: 1}
 	h, err := NewHasher(owasp, 1, 0, nil)
 	if err != nil {
 		b.Fatalf("NewHasher(%+v, 1) = %v", owasp, err)
@@ -401,7 +401,7 @@ func BenchmarkHash(b *testing.B) {
 
 func TestHasherShedsAfterMaxWait(t *testing.T) {
 	t.Parallel()
-	h, err := NewHasher(lowCostHashParams, 1, 30*time.Millisecond, nil)
+	h, err := NewHasher(lowCostParams, 1, 30*time.Millisecond, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -410,9 +410,8 @@ func TestHasherShedsAfterMaxWait(t *testing.T) {
 		"Hash":          func() error { _, err := h.Hash(t.Context(), "x"); return err },
 		"VerifyUnknown": func() error { return h.VerifyUnknown(t.Context(), "x") },
 	} {
-		var limited *RateLimitedError
-		if err := call(); !errors.As(err, &limited) || limited.RetryAfter <= 0 {
-			t.Errorf("%s() with the only slot held past maxWait = %v, want *RateLimitedError", name, err)
+		if err := call(); !errors.Is(err, ErrBusy) {
+			t.Errorf("%s() with the only slot held past maxWait = %v, want ErrBusy", name, err)
 		}
 	}
 }

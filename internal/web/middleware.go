@@ -1,11 +1,9 @@
-package main
+package web
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -149,92 +147,6 @@ func cors(cfg config.Config, next http.Handler) http.Handler {
 	})
 }
 
-// guardGraphQL refuses bodies over limit bytes with 413 and JSON array
-// batches with 400, before they reach the GraphQL handler, and gives each
-// request a deadline so that nothing waits on a stuck database for ever.
-func guardGraphQL(limit int64, timeout time.Duration, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > limit {
-			http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
-		if err != nil {
-			var tooLarge *http.MaxBytesError
-			if errors.As(err, &tooLarge) {
-				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
-				return
-			}
-			http.Error(w, "unreadable request body", http.StatusBadRequest)
-			return
-		}
-		if trimmed := bytes.TrimLeft(body, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '[' {
-			writeJSON(w, http.StatusBadRequest, map[string]any{"errors": []map[string]any{{
-				"message":    "batched requests are not supported: send one operation per request",
-				"extensions": map[string]any{"code": "BAD_REQUEST"},
-			}}})
-			return
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		ctx, cancel := context.WithTimeout(r.Context(), timeout)
-		defer cancel()
-		cw := &codedRefusals{ResponseWriter: w}
-		next.ServeHTTP(cw, r.WithContext(ctx))
-		cw.flush()
-	})
-}
-
-// codedRefusals gives extensions.code BAD_REQUEST to the errors of the
-// refusals gqlgen writes itself, past the error presenter, with status 400
-// or 406: a POST that is not JSON, GET variables that do not decode, a
-// mutation sent by GET. It holds such a response until flush.
-type codedRefusals struct {
-	http.ResponseWriter
-	status int // the held refusal's, 0 while none
-	held   bytes.Buffer
-}
-
-func (w *codedRefusals) WriteHeader(status int) {
-	if status == http.StatusBadRequest || status == http.StatusNotAcceptable {
-		w.status = status
-		return
-	}
-	w.ResponseWriter.WriteHeader(status)
-}
-
-func (w *codedRefusals) Write(b []byte) (int, error) {
-	if w.status != 0 {
-		return w.held.Write(b)
-	}
-	return w.ResponseWriter.Write(b)
-}
-
-// flush writes the held refusal, if any, each error given a code.
-func (w *codedRefusals) flush() {
-	if w.status == 0 {
-		return
-	}
-	var resp struct {
-		Errors []map[string]any `json:"errors"`
-	}
-	if json.Unmarshal(w.held.Bytes(), &resp) != nil || len(resp.Errors) == 0 {
-		w.ResponseWriter.WriteHeader(w.status)
-		_, _ = w.ResponseWriter.Write(w.held.Bytes())
-		return
-	}
-	for _, e := range resp.Errors {
-		ext, _ := e["extensions"].(map[string]any)
-		if ext == nil {
-			ext = map[string]any{}
-			e["extensions"] = ext
-		}
-		if _, ok := ext["code"]; !ok {
-			ext["code"] = "BAD_REQUEST"
-		}
-	}
-	writeJSON(w.ResponseWriter, w.status, map[string]any{"errors": resp.Errors, "data": nil})
-}
-
 // recoverer turns a panic outside the resolvers into a 500, logged with
 // its stack.
 func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
@@ -310,7 +222,7 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 // paths, the path: a bounded set of names.
 func spanName(r *http.Request) string {
 	switch r.URL.Path {
-	case "/query", "/graphql", "/", jwksPath, openIDConfigurationPath:
+	case "/query", "/graphql", "/", JWKSPath, OpenIDConfigurationPath:
 		return r.Method + " " + r.URL.Path
 	}
 	return r.Method
@@ -345,4 +257,11 @@ func (w *statusRecorder) code() int {
 		return http.StatusOK
 	}
 	return w.status
+}
+
+// newRequestID returns 16 random bytes in hex.
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

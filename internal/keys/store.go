@@ -1,4 +1,4 @@
-package auth
+package keys
 
 import (
 	"bytes"
@@ -13,18 +13,19 @@ import (
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/ent/signingkey"
+	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// Key states, as KeyStore.List reports them.
+// Key states, as Store.List reports them.
 const (
-	KeyNext     = "next"     // introduced ahead: published, not signing yet
-	KeyCurrent  = "current"  // signs new tokens
-	KeyPrevious = "previous" // signed before a rotation; verifies until retired
+	StateNext     = "next"     // introduced ahead: published, not signing yet
+	StateCurrent  = "current"  // signs new tokens
+	StatePrevious = "previous" // signed before a rotation; verifies until retired
 )
 
-// KeyTimes are the waits that make a rotation safe for verifiers.
-type KeyTimes struct {
+// Times are the waits that make a rotation safe for verifiers.
+type Times struct {
 	// Publish is how long a key must be published before it signs, so
 	// that verifiers caching the JWKS and every replica know it.
 	Publish time.Duration
@@ -34,15 +35,15 @@ type KeyTimes struct {
 	Drain time.Duration
 }
 
-// KeyTooNewError refuses a rotation step that would come before verifiers
+// TooNewError refuses a rotation step that would come before verifiers
 // are ready for it.
-type KeyTooNewError struct {
+type TooNewError struct {
 	KeyID string
 	What  string        // "promote" or "retire"
 	Wait  time.Duration // how much longer to wait
 }
 
-func (e *KeyTooNewError) Error() string {
+func (e *TooNewError) Error() string {
 	return fmt.Sprintf("too early to %s key %s: wait %s more (or force it)", e.What, e.KeyID, e.Wait.Round(time.Second))
 }
 
@@ -52,11 +53,11 @@ var ErrKeyNotFound = errors.New("no such signing key")
 // ErrRetireCurrent refuses to retire the key that signs.
 var ErrRetireCurrent = errors.New("the current signing key cannot be retired: rotate first")
 
-// KeyInfo describes one key held in the database, never its material.
-type KeyInfo struct {
+// Info describes one key held in the database, never its material.
+type Info struct {
 	ID         string
 	Algorithm  string
-	State      string // KeyNext, KeyCurrent or KeyPrevious
+	State      string // StateNext, StateCurrent or StatePrevious
 	CreatedAt  time.Time
 	PromotedAt *time.Time // when it began to sign
 	DemotedAt  *time.Time // when it stopped signing (previous keys)
@@ -67,10 +68,10 @@ type KeyInfo struct {
 // plain PKCS #8 key starts with 0x30 (a DER SEQUENCE), so they never mix up.
 var sealedPrefix = []byte("latchkey-aes256gcm-v1:")
 
-// KeyStore manages the signing keys held in the database: it keeps one
+// Store manages the signing keys held in the database: it keeps one
 // introduced ahead, rotates and retires them, and seals their private parts
 // with AES-256-GCM when it has a key-encryption key.
-type KeyStore struct {
+type Store struct {
 	db   *ent.Client
 	aead cipher.AEAD // nil: keys are stored plain
 	// previous opens keys sealed with the key-encryption key that aead's
@@ -78,11 +79,11 @@ type KeyStore struct {
 	previous cipher.AEAD
 }
 
-// NewKeyStore returns a KeyStore over db. kek is the 32-byte
+// NewStore returns a Store over db. kek is the 32-byte
 // key-encryption key, or empty to store keys plain; previous, if not
 // empty, is the key-encryption key kek replaces.
-func NewKeyStore(db *ent.Client, kek, previous []byte) (*KeyStore, error) {
-	ks := &KeyStore{db: db}
+func NewStore(db *ent.Client, kek, previous []byte) (*Store, error) {
+	ks := &Store{db: db}
 	if len(kek) == 0 {
 		if len(previous) != 0 {
 			return nil, errors.New("a previous key-encryption key without a key-encryption key to replace it")
@@ -127,7 +128,7 @@ var ErrWrongKeyEncryptionKey = errors.New("the key-encryption key does not decry
 // seal returns the stored form of der for the key kid: sealed when ks has
 // a key-encryption key. The kid is authenticated with it, so that a sealed
 // key cannot be moved to another row.
-func (ks *KeyStore) seal(kid string, der []byte) ([]byte, error) {
+func (ks *Store) seal(kid string, der []byte) ([]byte, error) {
 	if ks.aead == nil {
 		return der, nil
 	}
@@ -142,7 +143,7 @@ func (ks *KeyStore) seal(kid string, der []byte) ([]byte, error) {
 // open returns the PKCS #8 DER of a stored key, and whether it is stored
 // otherwise than seal would store it now: plain while ks has a
 // key-encryption key, or sealed with the previous one.
-func (ks *KeyStore) open(kid string, stored []byte) (der []byte, stale bool, err error) {
+func (ks *Store) open(kid string, stored []byte) (der []byte, stale bool, err error) {
 	sealed, ok := bytes.CutPrefix(stored, sealedPrefix)
 	if !ok {
 		return stored, ks.aead != nil, nil
@@ -173,7 +174,7 @@ func unseal(aead cipher.AEAD, kid string, sealed []byte) ([]byte, bool) {
 
 // create generates a new ES256 key and stores it, promoted at promoted
 // (nil: introduced ahead).
-func (ks *KeyStore) create(ctx context.Context, tx *ent.Tx, now time.Time, promoted *time.Time) (string, error) {
+func (ks *Store) create(ctx context.Context, tx *ent.Tx, now time.Time, promoted *time.Time) (string, error) {
 	k, err := token.GenerateES256()
 	if err != nil {
 		return "", fmt.Errorf("generating signing key: %w", err)
@@ -228,8 +229,8 @@ func current(rs []*ent.SigningKey) int {
 // key-encryption key when it has one, keys sealed with the previous one
 // included. It also checks that every key opens. Call it where
 // replicas cannot race, under the migration lock.
-func (ks *KeyStore) Prepare(ctx context.Context, now time.Time) error {
-	return withTx(ctx, ks.db, func(tx *ent.Tx) error {
+func (ks *Store) Prepare(ctx context.Context, now time.Time) error {
+	return database.WithTx(ctx, ks.db, func(tx *ent.Tx) error {
 		rs, err := rows(ctx, tx.Client())
 		if err != nil {
 			return err
@@ -272,7 +273,7 @@ func (ks *KeyStore) Prepare(ctx context.Context, now time.Time) error {
 
 // Load returns the signing key and the other keys that verify, in one
 // query. Without a promoted key (Prepare has not run) the oldest signs.
-func (ks *KeyStore) Load(ctx context.Context) (token.Key, []token.Key, error) {
+func (ks *Store) Load(ctx context.Context) (token.Key, []token.Key, error) {
 	rs, err := rows(ctx, ks.db)
 	if err != nil {
 		return token.Key{}, nil, err
@@ -304,7 +305,7 @@ func (ks *KeyStore) Load(ctx context.Context) (token.Key, []token.Key, error) {
 }
 
 // List describes every key, the oldest first.
-func (ks *KeyStore) List(ctx context.Context) ([]KeyInfo, error) {
+func (ks *Store) List(ctx context.Context) ([]Info, error) {
 	rs, err := rows(ctx, ks.db)
 	if err != nil {
 		return nil, err
@@ -313,11 +314,11 @@ func (ks *KeyStore) List(ctx context.Context) ([]KeyInfo, error) {
 }
 
 // describe gives the state of each of rs.
-func describe(rs []*ent.SigningKey) []KeyInfo {
+func describe(rs []*ent.SigningKey) []Info {
 	cur := current(rs)
-	out := make([]KeyInfo, len(rs))
+	out := make([]Info, len(rs))
 	for i, r := range rs {
-		info := KeyInfo{
+		info := Info{
 			ID:         r.ID,
 			Algorithm:  r.Algorithm,
 			CreatedAt:  r.CreatedAt,
@@ -326,11 +327,11 @@ func describe(rs []*ent.SigningKey) []KeyInfo {
 		}
 		switch {
 		case i == cur:
-			info.State = KeyCurrent
+			info.State = StateCurrent
 		case r.PromotedAt == nil:
-			info.State = KeyNext
+			info.State = StateNext
 		default:
-			info.State = KeyPrevious
+			info.State = StatePrevious
 			// It stopped signing when the first key after it was promoted.
 			for _, o := range rs {
 				if o.PromotedAt != nil && o.PromotedAt.After(*r.PromotedAt) && (info.DemotedAt == nil || o.PromotedAt.Before(*info.DemotedAt)) {
@@ -350,11 +351,11 @@ func describe(rs []*ent.SigningKey) []KeyInfo {
 // from now on, and introduces a new key ahead for the next rotation. The
 // key that signed until now keeps verifying until it is retired. Unless
 // force is set, a key published less than times.Publish ago is not
-// promoted: the error is a *KeyTooNewError. It returns the promoted and the
+// promoted: the error is a *TooNewError. It returns the promoted and the
 // introduced kids.
-func (ks *KeyStore) Rotate(ctx context.Context, now time.Time, times KeyTimes, force bool) (promoted, introduced string, err error) {
-	now = dbTime(now)
-	err = withTx(ctx, ks.db, func(tx *ent.Tx) error {
+func (ks *Store) Rotate(ctx context.Context, now time.Time, times Times, force bool) (promoted, introduced string, err error) {
+	now = database.Time(now)
+	err = database.WithTx(ctx, ks.db, func(tx *ent.Tx) error {
 		rs, err := rows(ctx, tx.Client())
 		if err != nil {
 			return err
@@ -370,7 +371,7 @@ func (ks *KeyStore) Rotate(ctx context.Context, now time.Time, times KeyTimes, f
 		} else {
 			next := rs[i]
 			if wait := next.CreatedAt.Add(times.Publish).Sub(now); wait > 0 && !force {
-				return &KeyTooNewError{KeyID: next.ID, What: "promote", Wait: wait}
+				return &TooNewError{KeyID: next.ID, What: "promote", Wait: wait}
 			}
 			if cur := current(rs); cur >= 0 && !now.After(*rs[cur].PromotedAt) {
 				return errors.New("the current key was promoted in the same instant: try again")
@@ -392,12 +393,12 @@ func (ks *KeyStore) Rotate(ctx context.Context, now time.Time, times KeyTimes, f
 // Retire deletes the previous key kid, whose tokens then fail everywhere
 // within a refresh interval. Unless force is set, a key that stopped
 // signing less than times.Drain ago is kept: the error is a
-// *KeyTooNewError. A key introduced ahead may be retired at once; the
+// *TooNewError. A key introduced ahead may be retired at once; the
 // current key never. With kid empty, Retire deletes every previous key
 // whose drain time has passed. It returns the retired kids.
-func (ks *KeyStore) Retire(ctx context.Context, kid string, now time.Time, times KeyTimes, force bool) ([]string, error) {
+func (ks *Store) Retire(ctx context.Context, kid string, now time.Time, times Times, force bool) ([]string, error) {
 	var retired []string
-	err := withTx(ctx, ks.db, func(tx *ent.Tx) error {
+	err := database.WithTx(ctx, ks.db, func(tx *ent.Tx) error {
 		rs, err := rows(ctx, tx.Client())
 		if err != nil {
 			return err
@@ -407,21 +408,21 @@ func (ks *KeyStore) Retire(ctx context.Context, kid string, now time.Time, times
 				continue
 			}
 			switch info.State {
-			case KeyCurrent:
+			case StateCurrent:
 				if kid != "" {
 					return ErrRetireCurrent
 				}
 				continue
-			case KeyNext:
+			case StateNext:
 				if kid == "" {
 					continue
 				}
-			case KeyPrevious:
+			case StatePrevious:
 				if wait := info.DemotedAt.Add(times.Drain).Sub(now); wait > 0 && !force {
 					if kid == "" {
 						continue
 					}
-					return &KeyTooNewError{KeyID: info.ID, What: "retire", Wait: wait}
+					return &TooNewError{KeyID: info.ID, What: "retire", Wait: wait}
 				}
 			}
 			retired = append(retired, info.ID)

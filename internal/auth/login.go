@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/user"
+)
+
+// maxPasswordLen bounds what login hashes: no valid password is longer.
+const maxPasswordLen = 256
+
+// Login checks an email and password and starts a session. It fails with
+// ErrInvalidCredentials, after the same work, whether the email is unknown
+// or the password wrong. A throttled account or address is refused with a
+// *RateLimitedError before any password is hashed.
+func (s *Service) Login(ctx context.Context, email, password string) (*Tokens, error) {
+	out, err := s.login(ctx, email, password)
+	s.obs.ObserveLogin(loginOutcome(err))
+	return out, err
+}
+
+func (s *Service) login(ctx context.Context, email, password string) (*Tokens, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return nil, err
+	}
+	ip := RequestFrom(ctx).ClientIP
+	failures, err := s.throttle.checkLogin(ctx, email, ip, s.now())
+	if err != nil {
+		return nil, err
+	}
+	u, rehash, err := s.verifyLogin(ctx, email, password)
+	if errors.Is(err, ErrInvalidCredentials) {
+		if terr := s.throttle.loginFailed(ctx, email, ip, s.now()); terr != nil {
+			return nil, terr
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if failures {
+		if err := s.throttle.loginSucceeded(ctx, email); err != nil {
+			return nil, err
+		}
+	}
+	return s.startLogin(ctx, u, password, rehash)
+}
+
+// verifyLogin returns the user with email if password is theirs, and
+// whether the stored hash should be upgraded.
+func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent.User, bool, error) {
+	if len([]rune(password)) > maxPasswordLen || password == "" {
+		return nil, false, ErrInvalidCredentials
+	}
+	u, err := s.db.User.Query().Where(user.Email(email)).Only(ctx)
+	if ent.IsNotFound(err) {
+		if err := s.verifyUnknown(ctx, password); err != nil {
+			return nil, false, err
+		}
+		return nil, false, ErrInvalidCredentials
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("loading user: %w", err)
+	}
+	ok, rehash, err := s.verify(ctx, u.PasswordHash, password)
+	if err != nil {
+		return nil, false, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
+	}
+	if !ok || u.Disabled {
+		return nil, false, ErrInvalidCredentials
+	}
+	return u, rehash, nil
+}
+
+// startLogin records the login of u, upgrading the password's hash when
+// rehash says so, and starts a session.
+func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, rehash bool) (*Tokens, error) {
+	var (
+		newHash string
+		err     error
+	)
+	if rehash {
+		if newHash, err = s.hash(ctx, password); err != nil {
+			return nil, fmt.Errorf("rehashing password: %w", err)
+		}
+	}
+	now := s.now()
+	var g grant
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		if newHash != "" {
+			// Only over the hash just verified: a concurrent password change wins.
+			if err := tx.User.Update().
+				Where(user.ID(u.ID), user.PasswordHash(u.PasswordHash)).
+				SetPasswordHash(newHash).
+				Exec(ctx); err != nil {
+				return fmt.Errorf("rehashing password: %w", err)
+			}
+		}
+		// Update, not UpdateOne: nothing to read back.
+		if err := tx.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now).Exec(ctx); err != nil {
+			return fmt.Errorf("recording login: %w", err)
+		}
+		u.LastLoginAt = &now
+		g, err = s.startSession(ctx, tx, u, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.sign(g)
+}

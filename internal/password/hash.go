@@ -1,0 +1,289 @@
+package password
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/argon2"
+)
+
+// Hashes are stored in the PHC string format that libargon2, Python's
+// argon2-cffi and most other implementations share, so a stored hash can be
+// checked by other tools and outlives a change of library:
+//
+//	$argon2id$v=19$m=19456,t=2,p=1$<salt>$<key>
+//
+// with salt and key in unpadded standard base64.
+const (
+	argonSaltLen = 16
+	argonKeyLen  = 32
+
+	// Bounds on what a stored hash may ask for. A corrupted or hostile row
+	// must not make Verify allocate or spin without bound; hashes we write
+	// are far inside them.
+	argonMaxMemory     = 1 << 20 // KiB: 1 GiB
+	argonMaxIterations = 100
+	argonMinSaltLen    = 8
+	argonMaxSaltLen    = 64
+	argonMinKeyLen     = 16
+	argonMaxKeyLen     = 64
+	// argonMaxEncodedLen bounds the whole string before any parsing.
+	argonMaxEncodedLen = 256
+)
+
+// errMalformedHash is a stored password hash that cannot be parsed or asks
+// for parameters out of bounds: a data problem, never the user's.
+var errMalformedHash = errors.New("malformed password hash")
+
+// Params are argon2id's cost parameters. OWASP's minimum for argon2id is
+// Memory 19456 (19 MiB), Iterations 2, Parallelism 1.
+type Params struct {
+	// Memory is in KiB; each hash in flight holds this much.
+	Memory      uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+func (p Params) validate() error {
+	switch {
+	case p.Iterations < 1 || p.Iterations > argonMaxIterations:
+		return fmt.Errorf("iterations %d out of range 1..%d", p.Iterations, argonMaxIterations)
+	case p.Parallelism < 1:
+		return fmt.Errorf("parallelism %d out of range 1..255", p.Parallelism)
+	case p.Memory < 8*uint32(p.Parallelism) || p.Memory > argonMaxMemory:
+		// argon2 needs at least 8 KiB per lane and silently raises less.
+		return fmt.Errorf("memory %d KiB out of range %d..%d", p.Memory, 8*uint32(p.Parallelism), argonMaxMemory)
+	}
+	return nil
+}
+
+// Hasher hashes and verifies passwords with argon2id and bounded concurrency:
+// at most a fixed number of hashes run at once, so a login flood queues
+// instead of exhausting memory (each hash holds Memory KiB). A Hasher is safe
+// for concurrent use.
+type Hasher struct {
+	params Params
+	// slots is a semaphore: a hash runs while it holds one.
+	slots chan struct{}
+	// maxWait is how long a hash may wait for a slot before it is shed.
+	maxWait time.Duration
+	// dummy is the hash of a random password that VerifyUnknown checks
+	// against, so that it costs what Verify costs.
+	dummy phcHash
+	// obs learns how long each hash takes.
+	obs Observer
+}
+
+// Observer learns how long each hash takes: the hash alone, not the wait
+// for a slot.
+type Observer interface {
+	ObservePasswordHash(time.Duration)
+}
+
+// ErrBusy is a hash shed because it waited longer than the Hasher's maxWait
+// for a slot.
+var ErrBusy = errors.New("password hashing busy")
+
+// NewHasher returns a Hasher that hashes with p and runs at most concurrency
+// hashes at once. A hash that waits longer than maxWait for its turn is shed
+// with ErrBusy, so that a flood gets fast refusals instead of a queue without
+// end; zero means wait as long as the request's context allows. obs, if not
+// nil, learns the hashes' timings. It computes one hash before returning.
+func NewHasher(p Params, concurrency int, maxWait time.Duration, obs Observer) (*Hasher, error) {
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("password hash parameters: %w", err)
+	}
+	if concurrency < 1 {
+		return nil, fmt.Errorf("password hash concurrency %d must be at least 1", concurrency)
+	}
+	if obs == nil {
+		obs = nopObserver{}
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait, obs: obs}
+	h.dummy = phcHash{params: p, salt: newSalt()}
+	h.dummy.key = h.dummy.derive(rand.Text(), argonKeyLen)
+	return h, nil
+}
+
+// Hash returns the PHC-encoded argon2id hash of password under a fresh random
+// salt. It waits for a free slot, or returns ctx.Err() if ctx ends first.
+func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
+	ph := phcHash{params: h.params, salt: newSalt()}
+	if err := h.acquire(ctx); err != nil {
+		return "", err
+	}
+	defer h.release()
+	ph.key = h.derive(ph, password, argonKeyLen)
+	return ph.String(), nil
+}
+
+// Verify reports whether password matches the PHC-encoded hash, and, on a
+// match, whether encoded should be replaced by a fresh Hash of password
+// because it was made with parameters other than h's. A malformed hash, or one
+// asking for more than the bounds allow, is an error. Verify waits for a free
+// slot, or returns ctx.Err() if ctx ends first.
+func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
+	ph, err := parsePHC(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	if subtle.ConstantTimeCompare(h.derive(ph, password, len(ph.key)), ph.key) != 1 {
+		return false, false, nil
+	}
+	rehash := ph.params != h.params || len(ph.key) != argonKeyLen || len(ph.salt) != argonSaltLen
+	return true, rehash, nil
+}
+
+// VerifyUnknown costs what Verify costs for a wrong password, and fails as
+// Verify fails when the hasher is overloaded or ctx ends. Login calls it when
+// no user has the email, so that neither the time a login takes nor its
+// error tells whether the email is registered.
+func (h *Hasher) VerifyUnknown(ctx context.Context, password string) error {
+	if err := h.acquire(ctx); err != nil {
+		return err
+	}
+	defer h.release()
+	subtle.ConstantTimeCompare(h.derive(h.dummy, password, argonKeyLen), h.dummy.key)
+	return nil
+}
+
+func (h *Hasher) acquire(ctx context.Context) error {
+	// select picks at random among ready cases: check ctx first so that a
+	// canceled request never starts a hash.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	var shed <-chan time.Time
+	if h.maxWait > 0 {
+		t := time.NewTimer(h.maxWait)
+		defer t.Stop()
+		shed = t.C
+	}
+	select {
+	case h.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-shed:
+		return ErrBusy
+	}
+}
+
+func (h *Hasher) release() { <-h.slots }
+
+// derive computes ph's key of password, and tells the observer how long it
+// took: the hash alone, not the wait for a slot.
+func (h *Hasher) derive(ph phcHash, password string, keyLen int) []byte {
+	start := time.Now()
+	key := ph.derive(password, keyLen)
+	h.obs.ObservePasswordHash(time.Since(start))
+	return key
+}
+
+func newSalt() []byte {
+	salt := make([]byte, argonSaltLen)
+	// crypto/rand.Read does not return errors: it crashes the program if the
+	// system's generator fails.
+	_, _ = rand.Read(salt)
+	return salt
+}
+
+type nopObserver struct{}
+
+func (nopObserver) ObservePasswordHash(time.Duration) {}
+
+// phcHash is a parsed argon2id hash.
+type phcHash struct {
+	params    Params
+	salt, key []byte
+}
+
+func (ph phcHash) derive(password string, keyLen int) []byte {
+	return argon2.IDKey([]byte(password), ph.salt, ph.params.Iterations, ph.params.Memory, ph.params.Parallelism, uint32(keyLen))
+}
+
+// String returns the PHC encoding.
+func (ph phcHash) String() string {
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
+		argon2.Version, ph.params.Memory, ph.params.Iterations, ph.params.Parallelism,
+		base64.RawStdEncoding.EncodeToString(ph.salt), base64.RawStdEncoding.EncodeToString(ph.key))
+}
+
+// parsePHC parses the PHC encoding of an argon2id hash strictly: the one
+// canonical spelling String produces, parameters within bounds. Anything else
+// is errMalformedHash.
+func parsePHC(encoded string) (phcHash, error) {
+	if len(encoded) > argonMaxEncodedLen {
+		return phcHash{}, errMalformedHash
+	}
+	parts := strings.Split(encoded, "$")
+	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
+		return phcHash{}, errMalformedHash
+	}
+	// x/crypto/argon2 implements version 19 (0x13) only.
+	if v, ok := cutDecimal(parts[2], "v="); !ok || v != argon2.Version {
+		return phcHash{}, errMalformedHash
+	}
+	mp, rest, _ := strings.Cut(parts[3], ",")
+	tp, pp, _ := strings.Cut(rest, ",")
+	m, okM := cutDecimal(mp, "m=")
+	t, okT := cutDecimal(tp, "t=")
+	p, okP := cutDecimal(pp, "p=")
+	if !okM || !okT || !okP || p > 255 {
+		return phcHash{}, errMalformedHash
+	}
+	ph := phcHash{params: Params{Memory: m, Iterations: t, Parallelism: uint8(p)}}
+	if ph.params.validate() != nil {
+		return phcHash{}, errMalformedHash
+	}
+	var okS, okK bool
+	ph.salt, okS = decodeB64(parts[4], argonMinSaltLen, argonMaxSaltLen)
+	ph.key, okK = decodeB64(parts[5], argonMinKeyLen, argonMaxKeyLen)
+	if !okS || !okK {
+		return phcHash{}, errMalformedHash
+	}
+	return ph, nil
+}
+
+// cutDecimal parses s as prefix followed by a decimal uint32 without sign or
+// leading zeros.
+func cutDecimal(s, prefix string) (uint32, bool) {
+	digits, ok := strings.CutPrefix(s, prefix)
+	if !ok || digits == "" || (len(digits) > 1 && digits[0] == '0') {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(digits, 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return uint32(n), true
+}
+
+// decodeB64 decodes unpadded standard base64 of between minLen and maxLen
+// bytes, refusing non-canonical spellings (the decoder would skip CR and LF).
+func decodeB64(s string, minLen, maxLen int) ([]byte, bool) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, false
+	}
+	b, err := base64.RawStdEncoding.Strict().DecodeString(s)
+	if err != nil || len(b) < minLen || len(b) > maxLen {
+		return nil, false
+	}
+	return b, true
+}
