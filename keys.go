@@ -289,7 +289,7 @@ var jwksCacheControl = fmt.Sprintf("public, max-age=%d", int(jwksMaxAge.Seconds(
 func keysCommand(ctx context.Context, args []string, cfg config.Config, client *ent.Client, stdout io.Writer) error {
 	const usage = "usage: latchkey keys list | keys rotate [--force] | keys retire [KID] [--force]"
 	if !cfg.DatabaseKeys() {
-		return errors.New("keys: the signing keys come from JWT_SECRET_KEY or JWT_PRIVATE_KEY(_FILE), not the database; rotate them as the README says")
+		return errors.New("keys: the signing keys come from JWT_SECRET_KEY or JWT_PRIVATE_KEY(_FILE), not the database; rotate them as docs/keys.md says")
 	}
 	if len(args) == 0 {
 		return errors.New(usage)
