@@ -269,7 +269,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// TestFileKeyRotation rotates file keys as the README says, on a running
+// TestFileKeyRotation rotates file keys as docs/keys.md says, on a running
 // service: introduce the next key's public key, swap the private key and
 // keep the old public key, then drop it. Tokens of the old key keep working
 // until the last step; new tokens carry the new kid at once after the swap.

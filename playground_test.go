@@ -146,7 +146,7 @@ func parseCSP(policy string) map[string][]string {
 // and checks that Me answers with the user's email: the fetcher sent the
 // token of Login by itself. Every request stays on loopback and nothing
 // breaks the Content-Security-Policy. With UPDATE_SCREENSHOTS=1 it writes
-// docs/playground.png for the README.
+// docs/playground.png for docs/playground.md.
 func TestPlaygroundBrowser(t *testing.T) {
 	dir := filepath.Join("internal", "playground", "web")
 	chromium := chromiumFor(t, dir)

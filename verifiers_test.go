@@ -21,28 +21,28 @@ import (
 	"github.com/latchkey/latchkey/internal/web"
 )
 
-// The values the verifier configurations in docs/verifiers (and the
-// README, which shows them) are written for.
+// The values the verifier configurations in docs/verifiers (and
+// docs/keys.md, which shows them) are written for.
 const (
 	exampleIssuer    = "https://auth.example.com"
 	exampleAudience  = "api"
 	exampleNamespace = "https://hasura.io/jwt/claims"
 )
 
-// readVerifierConfig returns docs/verifiers/name, failing t unless the
-// README shows it verbatim.
+// readVerifierConfig returns docs/verifiers/name, failing t unless
+// docs/keys.md, where readers find it, shows it verbatim.
 func readVerifierConfig(t *testing.T, name string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join("docs", "verifiers", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	readme, err := os.ReadFile("README.md")
+	guide, err := os.ReadFile(filepath.Join("docs", "keys.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(readme, data) {
-		t.Errorf("README.md does not show docs/verifiers/%s verbatim", name)
+	if !bytes.Contains(guide, data) {
+		t.Errorf("docs/keys.md does not show docs/verifiers/%s verbatim", name)
 	}
 	return data
 }
@@ -63,8 +63,8 @@ func jwksAt(t *testing.T, s *testServer, configured string) []byte {
 	return raw
 }
 
-// TestVerifierConfigs checks the README's configurations of Apollo Router,
-// Istio and Hasura against the tokens the service really issues with each
+// TestVerifierConfigs checks the configurations of Apollo Router, Istio and
+// Hasura that docs/keys.md shows against the tokens the service really issues with each
 // key type: the issuer, audience, algorithms and claims they expect are the
 // ones in the tokens, and the keys at their JWKS URL verify the tokens.
 func TestVerifierConfigs(t *testing.T) {

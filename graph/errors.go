@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -31,6 +32,29 @@ const (
 	codeInternal            = "INTERNAL_SERVER_ERROR"
 	codeBadRequest          = "BAD_REQUEST"
 )
+
+// ErrorCodes returns every extensions.code a client can get from the
+// GraphQL endpoint: the codes this package sets and the ones of gqlgen's
+// parse and validation errors, which pass through unchanged. It is the
+// table docs/contract.md must document.
+func ErrorCodes() []string {
+	return []string{
+		codeUnauthenticated,
+		codeForbidden,
+		codeBadUserInput,
+		codeInvalidCredentials,
+		codeEmailTaken,
+		codeInvalidRefreshToken,
+		codeRefreshTokenReused,
+		codeRateLimited,
+		codeInternal,
+		codeBadRequest,
+		codeComplexityLimit,
+		codeQueryTooLarge,
+		errcode.ParseFailed,
+		errcode.ValidationFailed,
+	}
+}
 
 // errPanicked stands for a resolver panic, already logged with its stack.
 var errPanicked = errors.New("panic in resolver")

@@ -444,7 +444,7 @@ func TestManifests(t *testing.T) {
 			}
 		}
 		// The memory limit holds the peak measured under a login flood (see
-		// the README): PASSWORD_HASH_CONCURRENCY hashes of
+		// Sizing in k8s/README.md): PASSWORD_HASH_CONCURRENCY hashes of
 		// PASSWORD_HASH_MEMORY each, on top of the flood's connections.
 		cfg := load(t, m.env(t))
 		hashes := resource.NewQuantity(int64(cfg.PasswordHash.Concurrency)*int64(cfg.PasswordHash.Memory)<<10, resource.BinarySI)
