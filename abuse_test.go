@@ -149,12 +149,18 @@ func TestRateLimitsPerAddress(t *testing.T) {
 		wantCode(t, "4th registration", r, "RATE_LIMITED")
 		retryAfter(t, r)
 
-		// Unknown refresh tokens count; after 3 even a good one is refused
-		// from this address.
+		// Unknown refresh tokens count; past 3 a guess is refused, but a
+		// good token from the same address still goes through.
 		for range 3 {
 			wantCode(t, "guessed refresh token", s.refresh(t, "guess-"+randomIP()), "INVALID_REFRESH_TOKEN")
 		}
-		wantCode(t, "refresh past the limit", s.refresh(t, p.RefreshToken), "RATE_LIMITED")
+		wantCode(t, "guess past the limit", s.refresh(t, "guess-"+randomIP()), "RATE_LIMITED")
+		var rotated payload
+		s.refresh(t, p.RefreshToken).field(t, "refreshToken", &rotated)
+		if rotated.RefreshToken == "" {
+			t.Error("a valid refresh token from a throttled address was refused")
+		}
+		p = rotated
 
 		// Expired and revoked tokens do not count against validateToken's
 		// callers; forged ones do.
@@ -168,8 +174,14 @@ func TestRateLimitsPerAddress(t *testing.T) {
 				t.Errorf("validateToken(tampered) valid")
 			}
 		}
-		r = s.post(t, "", validateDoc, map[string]any{"t": p.AccessToken})
-		wantCode(t, "validateToken past the limit", r, "RATE_LIMITED")
+		r = s.post(t, "", validateDoc, map[string]any{"t": tamper(t, p.AccessToken)})
+		wantCode(t, "forged token past the limit", r, "RATE_LIMITED")
+		// A valid token is never refused for the address's failures: 100
+		// forgeries a minute through one relying service must not block
+		// its valid checks.
+		if v := validate(t, s, p.AccessToken); !v.Valid {
+			t.Errorf("validateToken(valid) from a throttled address = %+v, want valid", v)
+		}
 	})
 }
 

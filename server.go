@@ -269,7 +269,9 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
 	}, auth.Limits{
 		LoginAccount:    auth.Backoff{Max: t.LoginMaxFailures, Lockout: t.LoginLockout, MaxLockout: t.LoginMaxLockout},
+		KnownAddressTTL: 30 * 24 * time.Hour,
 		LoginAddress:    rate(t.Login),
+		PasswordSession: auth.Limit{Max: 5, Window: 15 * time.Minute},
 		Register:        rate(t.Register),
 		RefreshAddress:  rate(t.Refresh),
 		ValidateAddress: rate(t.Validate),

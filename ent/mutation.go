@@ -2053,19 +2053,21 @@ func (m *SigningKeyMutation) ResetEdge(name string) error {
 // ThrottleMutation represents an operation that mutates the Throttle nodes in the graph.
 type ThrottleMutation struct {
 	config
-	op              Op
-	typ             string
-	id              *string
-	count           *int
-	addcount        *int
-	window_start    *int64
-	addwindow_start *int64
-	last_at         *int64
-	addlast_at      *int64
-	clearedFields   map[string]struct{}
-	done            bool
-	oldValue        func(context.Context) (*Throttle, error)
-	predicates      []predicate.Throttle
+	op               Op
+	typ              string
+	id               *string
+	count            *int
+	addcount         *int
+	window_start     *int64
+	addwindow_start  *int64
+	last_at          *int64
+	addlast_at       *int64
+	blocked_until    *int64
+	addblocked_until *int64
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*Throttle, error)
+	predicates       []predicate.Throttle
 }
 
 var _ ent.Mutation = (*ThrottleMutation)(nil)
@@ -2340,6 +2342,62 @@ func (m *ThrottleMutation) ResetLastAt() {
 	m.addlast_at = nil
 }
 
+// SetBlockedUntil sets the "blocked_until" field.
+func (m *ThrottleMutation) SetBlockedUntil(i int64) {
+	m.blocked_until = &i
+	m.addblocked_until = nil
+}
+
+// BlockedUntil returns the value of the "blocked_until" field in the mutation.
+func (m *ThrottleMutation) BlockedUntil() (r int64, exists bool) {
+	v := m.blocked_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBlockedUntil returns the old "blocked_until" field's value of the Throttle entity.
+// If the Throttle object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ThrottleMutation) OldBlockedUntil(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBlockedUntil is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBlockedUntil requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBlockedUntil: %w", err)
+	}
+	return oldValue.BlockedUntil, nil
+}
+
+// AddBlockedUntil adds i to the "blocked_until" field.
+func (m *ThrottleMutation) AddBlockedUntil(i int64) {
+	if m.addblocked_until != nil {
+		*m.addblocked_until += i
+	} else {
+		m.addblocked_until = &i
+	}
+}
+
+// AddedBlockedUntil returns the value that was added to the "blocked_until" field in this mutation.
+func (m *ThrottleMutation) AddedBlockedUntil() (r int64, exists bool) {
+	v := m.addblocked_until
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetBlockedUntil resets all changes to the "blocked_until" field.
+func (m *ThrottleMutation) ResetBlockedUntil() {
+	m.blocked_until = nil
+	m.addblocked_until = nil
+}
+
 // Where appends a list predicates to the ThrottleMutation builder.
 func (m *ThrottleMutation) Where(ps ...predicate.Throttle) {
 	m.predicates = append(m.predicates, ps...)
@@ -2374,7 +2432,7 @@ func (m *ThrottleMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ThrottleMutation) Fields() []string {
-	fields := make([]string, 0, 3)
+	fields := make([]string, 0, 4)
 	if m.count != nil {
 		fields = append(fields, throttle.FieldCount)
 	}
@@ -2383,6 +2441,9 @@ func (m *ThrottleMutation) Fields() []string {
 	}
 	if m.last_at != nil {
 		fields = append(fields, throttle.FieldLastAt)
+	}
+	if m.blocked_until != nil {
+		fields = append(fields, throttle.FieldBlockedUntil)
 	}
 	return fields
 }
@@ -2398,6 +2459,8 @@ func (m *ThrottleMutation) Field(name string) (ent.Value, bool) {
 		return m.WindowStart()
 	case throttle.FieldLastAt:
 		return m.LastAt()
+	case throttle.FieldBlockedUntil:
+		return m.BlockedUntil()
 	}
 	return nil, false
 }
@@ -2413,6 +2476,8 @@ func (m *ThrottleMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldWindowStart(ctx)
 	case throttle.FieldLastAt:
 		return m.OldLastAt(ctx)
+	case throttle.FieldBlockedUntil:
+		return m.OldBlockedUntil(ctx)
 	}
 	return nil, fmt.Errorf("unknown Throttle field %s", name)
 }
@@ -2443,6 +2508,13 @@ func (m *ThrottleMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastAt(v)
 		return nil
+	case throttle.FieldBlockedUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBlockedUntil(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Throttle field %s", name)
 }
@@ -2460,6 +2532,9 @@ func (m *ThrottleMutation) AddedFields() []string {
 	if m.addlast_at != nil {
 		fields = append(fields, throttle.FieldLastAt)
 	}
+	if m.addblocked_until != nil {
+		fields = append(fields, throttle.FieldBlockedUntil)
+	}
 	return fields
 }
 
@@ -2474,6 +2549,8 @@ func (m *ThrottleMutation) AddedField(name string) (ent.Value, bool) {
 		return m.AddedWindowStart()
 	case throttle.FieldLastAt:
 		return m.AddedLastAt()
+	case throttle.FieldBlockedUntil:
+		return m.AddedBlockedUntil()
 	}
 	return nil, false
 }
@@ -2503,6 +2580,13 @@ func (m *ThrottleMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddLastAt(v)
+		return nil
+	case throttle.FieldBlockedUntil:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddBlockedUntil(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Throttle numeric field %s", name)
@@ -2539,6 +2623,9 @@ func (m *ThrottleMutation) ResetField(name string) error {
 		return nil
 	case throttle.FieldLastAt:
 		m.ResetLastAt()
+		return nil
+	case throttle.FieldBlockedUntil:
+		m.ResetBlockedUntil()
 		return nil
 	}
 	return fmt.Errorf("unknown Throttle field %s", name)

@@ -84,6 +84,10 @@ func init() {
 	}()
 	throttleFields := schema.Throttle{}.Fields()
 	_ = throttleFields
+	// throttleDescBlockedUntil is the schema descriptor for blocked_until field.
+	throttleDescBlockedUntil := throttleFields[4].Descriptor()
+	// throttle.DefaultBlockedUntil holds the default value on creation for the blocked_until field.
+	throttle.DefaultBlockedUntil = throttleDescBlockedUntil.Default.(int64)
 	// throttleDescID is the schema descriptor for id field.
 	throttleDescID := throttleFields[0].Descriptor()
 	// throttle.IDValidator is a validator for the "id" field. It is called by the builders before save.

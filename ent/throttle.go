@@ -21,7 +21,9 @@ type Throttle struct {
 	// WindowStart holds the value of the "window_start" field.
 	WindowStart int64 `json:"window_start,omitempty"`
 	// LastAt holds the value of the "last_at" field.
-	LastAt       int64 `json:"last_at,omitempty"`
+	LastAt int64 `json:"last_at,omitempty"`
+	// BlockedUntil holds the value of the "blocked_until" field.
+	BlockedUntil int64 `json:"blocked_until,omitempty"`
 	selectValues sql.SelectValues
 }
 
@@ -30,7 +32,7 @@ func (*Throttle) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case throttle.FieldCount, throttle.FieldWindowStart, throttle.FieldLastAt:
+		case throttle.FieldCount, throttle.FieldWindowStart, throttle.FieldLastAt, throttle.FieldBlockedUntil:
 			values[i] = new(sql.NullInt64)
 		case throttle.FieldID:
 			values[i] = new(sql.NullString)
@@ -72,6 +74,12 @@ func (_m *Throttle) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_at", values[i])
 			} else if value.Valid {
 				_m.LastAt = value.Int64
+			}
+		case throttle.FieldBlockedUntil:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field blocked_until", values[i])
+			} else if value.Valid {
+				_m.BlockedUntil = value.Int64
 			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
@@ -117,6 +125,9 @@ func (_m *Throttle) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_at=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastAt))
+	builder.WriteString(", ")
+	builder.WriteString("blocked_until=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BlockedUntil))
 	builder.WriteByte(')')
 	return builder.String()
 }

@@ -40,6 +40,20 @@ func (_c *ThrottleCreate) SetLastAt(v int64) *ThrottleCreate {
 	return _c
 }
 
+// SetBlockedUntil sets the "blocked_until" field.
+func (_c *ThrottleCreate) SetBlockedUntil(v int64) *ThrottleCreate {
+	_c.mutation.SetBlockedUntil(v)
+	return _c
+}
+
+// SetNillableBlockedUntil sets the "blocked_until" field if the given value is not nil.
+func (_c *ThrottleCreate) SetNillableBlockedUntil(v *int64) *ThrottleCreate {
+	if v != nil {
+		_c.SetBlockedUntil(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *ThrottleCreate) SetID(v string) *ThrottleCreate {
 	_c.mutation.SetID(v)
@@ -53,6 +67,7 @@ func (_c *ThrottleCreate) Mutation() *ThrottleMutation {
 
 // Save creates the Throttle in the database.
 func (_c *ThrottleCreate) Save(ctx context.Context) (*Throttle, error) {
+	_c.defaults()
 	return withHooks(ctx, _c.sqlSave, _c.mutation, _c.hooks)
 }
 
@@ -78,6 +93,14 @@ func (_c *ThrottleCreate) ExecX(ctx context.Context) {
 	}
 }
 
+// defaults sets the default values of the builder before save.
+func (_c *ThrottleCreate) defaults() {
+	if _, ok := _c.mutation.BlockedUntil(); !ok {
+		v := throttle.DefaultBlockedUntil
+		_c.mutation.SetBlockedUntil(v)
+	}
+}
+
 // check runs all checks and user-defined validators on the builder.
 func (_c *ThrottleCreate) check() error {
 	if _, ok := _c.mutation.Count(); !ok {
@@ -88,6 +111,9 @@ func (_c *ThrottleCreate) check() error {
 	}
 	if _, ok := _c.mutation.LastAt(); !ok {
 		return &ValidationError{Name: "last_at", err: errors.New(`ent: missing required field "Throttle.last_at"`)}
+	}
+	if _, ok := _c.mutation.BlockedUntil(); !ok {
+		return &ValidationError{Name: "blocked_until", err: errors.New(`ent: missing required field "Throttle.blocked_until"`)}
 	}
 	if v, ok := _c.mutation.ID(); ok {
 		if err := throttle.IDValidator(v); err != nil {
@@ -141,6 +167,10 @@ func (_c *ThrottleCreate) createSpec() (*Throttle, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastAt(); ok {
 		_spec.SetField(throttle.FieldLastAt, field.TypeInt64, value)
 		_node.LastAt = value
+	}
+	if value, ok := _c.mutation.BlockedUntil(); ok {
+		_spec.SetField(throttle.FieldBlockedUntil, field.TypeInt64, value)
+		_node.BlockedUntil = value
 	}
 	return _node, _spec
 }
@@ -245,6 +275,24 @@ func (u *ThrottleUpsert) UpdateLastAt() *ThrottleUpsert {
 // AddLastAt adds v to the "last_at" field.
 func (u *ThrottleUpsert) AddLastAt(v int64) *ThrottleUpsert {
 	u.Add(throttle.FieldLastAt, v)
+	return u
+}
+
+// SetBlockedUntil sets the "blocked_until" field.
+func (u *ThrottleUpsert) SetBlockedUntil(v int64) *ThrottleUpsert {
+	u.Set(throttle.FieldBlockedUntil, v)
+	return u
+}
+
+// UpdateBlockedUntil sets the "blocked_until" field to the value that was provided on create.
+func (u *ThrottleUpsert) UpdateBlockedUntil() *ThrottleUpsert {
+	u.SetExcluded(throttle.FieldBlockedUntil)
+	return u
+}
+
+// AddBlockedUntil adds v to the "blocked_until" field.
+func (u *ThrottleUpsert) AddBlockedUntil(v int64) *ThrottleUpsert {
+	u.Add(throttle.FieldBlockedUntil, v)
 	return u
 }
 
@@ -359,6 +407,27 @@ func (u *ThrottleUpsertOne) UpdateLastAt() *ThrottleUpsertOne {
 	})
 }
 
+// SetBlockedUntil sets the "blocked_until" field.
+func (u *ThrottleUpsertOne) SetBlockedUntil(v int64) *ThrottleUpsertOne {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.SetBlockedUntil(v)
+	})
+}
+
+// AddBlockedUntil adds v to the "blocked_until" field.
+func (u *ThrottleUpsertOne) AddBlockedUntil(v int64) *ThrottleUpsertOne {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.AddBlockedUntil(v)
+	})
+}
+
+// UpdateBlockedUntil sets the "blocked_until" field to the value that was provided on create.
+func (u *ThrottleUpsertOne) UpdateBlockedUntil() *ThrottleUpsertOne {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.UpdateBlockedUntil()
+	})
+}
+
 // Exec executes the query.
 func (u *ThrottleUpsertOne) Exec(ctx context.Context) error {
 	if len(u.create.conflict) == 0 {
@@ -416,6 +485,7 @@ func (_c *ThrottleCreateBulk) Save(ctx context.Context) ([]*Throttle, error) {
 	for i := range _c.builders {
 		func(i int, root context.Context) {
 			builder := _c.builders[i]
+			builder.defaults()
 			var mut Mutator = MutateFunc(func(ctx context.Context, m Mutation) (Value, error) {
 				mutation, ok := m.(*ThrottleMutation)
 				if !ok {
@@ -633,6 +703,27 @@ func (u *ThrottleUpsertBulk) AddLastAt(v int64) *ThrottleUpsertBulk {
 func (u *ThrottleUpsertBulk) UpdateLastAt() *ThrottleUpsertBulk {
 	return u.Update(func(s *ThrottleUpsert) {
 		s.UpdateLastAt()
+	})
+}
+
+// SetBlockedUntil sets the "blocked_until" field.
+func (u *ThrottleUpsertBulk) SetBlockedUntil(v int64) *ThrottleUpsertBulk {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.SetBlockedUntil(v)
+	})
+}
+
+// AddBlockedUntil adds v to the "blocked_until" field.
+func (u *ThrottleUpsertBulk) AddBlockedUntil(v int64) *ThrottleUpsertBulk {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.AddBlockedUntil(v)
+	})
+}
+
+// UpdateBlockedUntil sets the "blocked_until" field to the value that was provided on create.
+func (u *ThrottleUpsertBulk) UpdateBlockedUntil() *ThrottleUpsertBulk {
+	return u.Update(func(s *ThrottleUpsert) {
+		s.UpdateBlockedUntil()
 	})
 }
 

@@ -91,6 +91,27 @@ func (_u *ThrottleUpdate) AddLastAt(v int64) *ThrottleUpdate {
 	return _u
 }
 
+// SetBlockedUntil sets the "blocked_until" field.
+func (_u *ThrottleUpdate) SetBlockedUntil(v int64) *ThrottleUpdate {
+	_u.mutation.ResetBlockedUntil()
+	_u.mutation.SetBlockedUntil(v)
+	return _u
+}
+
+// SetNillableBlockedUntil sets the "blocked_until" field if the given value is not nil.
+func (_u *ThrottleUpdate) SetNillableBlockedUntil(v *int64) *ThrottleUpdate {
+	if v != nil {
+		_u.SetBlockedUntil(*v)
+	}
+	return _u
+}
+
+// AddBlockedUntil adds value to the "blocked_until" field.
+func (_u *ThrottleUpdate) AddBlockedUntil(v int64) *ThrottleUpdate {
+	_u.mutation.AddBlockedUntil(v)
+	return _u
+}
+
 // Mutation returns the ThrottleMutation object of the builder.
 func (_u *ThrottleUpdate) Mutation() *ThrottleMutation {
 	return _u.mutation
@@ -155,6 +176,12 @@ func (_u *ThrottleUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if value, ok := _u.mutation.AddedLastAt(); ok {
 		_spec.AddField(throttle.FieldLastAt, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.BlockedUntil(); ok {
+		_spec.SetField(throttle.FieldBlockedUntil, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedBlockedUntil(); ok {
+		_spec.AddField(throttle.FieldBlockedUntil, field.TypeInt64, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -238,6 +265,27 @@ func (_u *ThrottleUpdateOne) SetNillableLastAt(v *int64) *ThrottleUpdateOne {
 // AddLastAt adds value to the "last_at" field.
 func (_u *ThrottleUpdateOne) AddLastAt(v int64) *ThrottleUpdateOne {
 	_u.mutation.AddLastAt(v)
+	return _u
+}
+
+// SetBlockedUntil sets the "blocked_until" field.
+func (_u *ThrottleUpdateOne) SetBlockedUntil(v int64) *ThrottleUpdateOne {
+	_u.mutation.ResetBlockedUntil()
+	_u.mutation.SetBlockedUntil(v)
+	return _u
+}
+
+// SetNillableBlockedUntil sets the "blocked_until" field if the given value is not nil.
+func (_u *ThrottleUpdateOne) SetNillableBlockedUntil(v *int64) *ThrottleUpdateOne {
+	if v != nil {
+		_u.SetBlockedUntil(*v)
+	}
+	return _u
+}
+
+// AddBlockedUntil adds value to the "blocked_until" field.
+func (_u *ThrottleUpdateOne) AddBlockedUntil(v int64) *ThrottleUpdateOne {
+	_u.mutation.AddBlockedUntil(v)
 	return _u
 }
 
@@ -335,6 +383,12 @@ func (_u *ThrottleUpdateOne) sqlSave(ctx context.Context) (_node *Throttle, err 
 	}
 	if value, ok := _u.mutation.AddedLastAt(); ok {
 		_spec.AddField(throttle.FieldLastAt, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.BlockedUntil(); ok {
+		_spec.SetField(throttle.FieldBlockedUntil, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedBlockedUntil(); ok {
+		_spec.AddField(throttle.FieldBlockedUntil, field.TypeInt64, value)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &Throttle{config: _u.config}

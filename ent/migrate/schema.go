@@ -100,6 +100,7 @@ var (
 		{Name: "count", Type: field.TypeInt},
 		{Name: "window_start", Type: field.TypeInt64},
 		{Name: "last_at", Type: field.TypeInt64},
+		{Name: "blocked_until", Type: field.TypeInt64, Default: 0},
 	}
 	// ThrottlesTable holds the schema information for the "throttles" table.
 	ThrottlesTable = &schema.Table{

@@ -7,7 +7,9 @@ import (
 )
 
 // Throttle counts attempts of one kind by one subject (an account, a client
-// address), so that every replica sees the same counts. Whether the subject
+// address, an account at an address, a session), so that every replica sees
+// the same counts. An attempt is counted, atomically, before the work it
+// asks for, and refused when the count is over its limit. Whether the subject
 // is throttled is derived from the counts and the configured limits.
 type Throttle struct {
 	ent.Schema
@@ -25,6 +27,10 @@ func (Throttle) Fields() []ent.Field {
 		// same way in every database's SQL.
 		field.Int64("window_start"),
 		field.Int64("last_at"),
+		// blocked_until is, for a count with backoff (an account's failed
+		// logins), when the lockout that the count has reached ends, in
+		// Unix milliseconds; 0 while it has reached none.
+		field.Int64("blocked_until").Default(0),
 	}
 }
 

@@ -17,6 +17,8 @@ const (
 	FieldWindowStart = "window_start"
 	// FieldLastAt holds the string denoting the last_at field in the database.
 	FieldLastAt = "last_at"
+	// FieldBlockedUntil holds the string denoting the blocked_until field in the database.
+	FieldBlockedUntil = "blocked_until"
 	// Table holds the table name of the throttle in the database.
 	Table = "throttles"
 )
@@ -27,6 +29,7 @@ var Columns = []string{
 	FieldCount,
 	FieldWindowStart,
 	FieldLastAt,
+	FieldBlockedUntil,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -40,6 +43,8 @@ func ValidColumn(column string) bool {
 }
 
 var (
+	// DefaultBlockedUntil holds the default value on creation for the "blocked_until" field.
+	DefaultBlockedUntil int64
 	// IDValidator is a validator for the "id" field. It is called by the builders before save.
 	IDValidator func(string) error
 )
@@ -65,4 +70,9 @@ func ByWindowStart(opts ...sql.OrderTermOption) OrderOption {
 // ByLastAt orders the results by the last_at field.
 func ByLastAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastAt, opts...).ToFunc()
+}
+
+// ByBlockedUntil orders the results by the blocked_until field.
+func ByBlockedUntil(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBlockedUntil, opts...).ToFunc()
 }

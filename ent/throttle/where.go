@@ -77,6 +77,11 @@ func LastAt(v int64) predicate.Throttle {
 	return predicate.Throttle(sql.FieldEQ(FieldLastAt, v))
 }
 
+// BlockedUntil applies equality check predicate on the "blocked_until" field. It's identical to BlockedUntilEQ.
+func BlockedUntil(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldEQ(FieldBlockedUntil, v))
+}
+
 // CountEQ applies the EQ predicate on the "count" field.
 func CountEQ(v int) predicate.Throttle {
 	return predicate.Throttle(sql.FieldEQ(FieldCount, v))
@@ -195,6 +200,46 @@ func LastAtLT(v int64) predicate.Throttle {
 // LastAtLTE applies the LTE predicate on the "last_at" field.
 func LastAtLTE(v int64) predicate.Throttle {
 	return predicate.Throttle(sql.FieldLTE(FieldLastAt, v))
+}
+
+// BlockedUntilEQ applies the EQ predicate on the "blocked_until" field.
+func BlockedUntilEQ(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldEQ(FieldBlockedUntil, v))
+}
+
+// BlockedUntilNEQ applies the NEQ predicate on the "blocked_until" field.
+func BlockedUntilNEQ(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldNEQ(FieldBlockedUntil, v))
+}
+
+// BlockedUntilIn applies the In predicate on the "blocked_until" field.
+func BlockedUntilIn(vs ...int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldIn(FieldBlockedUntil, vs...))
+}
+
+// BlockedUntilNotIn applies the NotIn predicate on the "blocked_until" field.
+func BlockedUntilNotIn(vs ...int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldNotIn(FieldBlockedUntil, vs...))
+}
+
+// BlockedUntilGT applies the GT predicate on the "blocked_until" field.
+func BlockedUntilGT(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldGT(FieldBlockedUntil, v))
+}
+
+// BlockedUntilGTE applies the GTE predicate on the "blocked_until" field.
+func BlockedUntilGTE(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldGTE(FieldBlockedUntil, v))
+}
+
+// BlockedUntilLT applies the LT predicate on the "blocked_until" field.
+func BlockedUntilLT(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldLT(FieldBlockedUntil, v))
+}
+
+// BlockedUntilLTE applies the LTE predicate on the "blocked_until" field.
+func BlockedUntilLTE(v int64) predicate.Throttle {
+	return predicate.Throttle(sql.FieldLTE(FieldBlockedUntil, v))
 }
 
 // And groups predicates with the AND operator between them.

@@ -101,36 +101,35 @@ type Validation struct {
 
 // ValidateToken checks an access token as @auth does, for services that
 // ask: signature, claims, expiry, and in one database round trip whether
-// its session is live.
+// its session is live and the user's roles now, as @hasRole reads them.
 //
-// Forged and malformed tokens count against the caller's address; expired
-// and revoked ones, which honest services see all day, do not.
+// Forged and malformed tokens count against the caller's address, and over
+// its limit are refused as RATE_LIMITED; expired and revoked ones, which
+// honest services see all day, do not count, and a valid token is never
+// refused for its address's failures.
 func (s *Service) ValidateToken(ctx context.Context, tok string) (Validation, error) {
-	ip, now := RequestFrom(ctx).ClientIP, s.now()
-	if err := s.throttle.checkFailures(kindValidate, ip, now); err != nil {
-		return Validation{}, err
-	}
+	now := s.now()
 	claims, uid, sid, err := s.parse(tok)
 	if err != nil {
 		if !errors.Is(err, token.ErrExpired) {
-			if terr := s.throttle.failed(ctx, kindValidate, s.throttle.limits.ValidateAddress, ip, now); terr != nil {
+			if terr := s.throttle.attempt(ctx, kindValidate, s.throttle.limits.ValidateAddress, RequestFrom(ctx).ClientIP, now); terr != nil {
 				return Validation{}, terr
 			}
 		}
 		return Validation{Reason: token.Reason(err)}, nil
 	}
-	live, err := s.queries.isLive(ctx, s.db, sid, uid, now)
+	u, err := s.queries.loadPrincipal(ctx, s.db, sid, uid, now)
+	if ent.IsNotFound(err) {
+		return Validation{Reason: ReasonRevoked}, nil
+	}
 	if err != nil {
 		return Validation{}, fmt.Errorf("checking session: %w", err)
-	}
-	if !live {
-		return Validation{Reason: ReasonRevoked}, nil
 	}
 	return Validation{
 		Valid:     true,
 		UserID:    uid.String(),
 		SessionID: sid.String(),
-		Roles:     claims.Roles,
+		Roles:     u.Roles,
 		ExpiresAt: claims.ExpiresAt.Time,
 	}, nil
 }

@@ -27,26 +27,18 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 	if err != nil {
 		return nil, err
 	}
-	ip := RequestFrom(ctx).ClientIP
-	failures, err := s.throttle.checkLogin(ctx, email, ip, s.now())
+	pc, err := s.throttle.reservePasswordCheck(ctx, email, RequestFrom(ctx).ClientIP, nil, s.now())
 	if err != nil {
 		return nil, err
 	}
 	u, rehash, err := s.verifyLogin(ctx, email, password)
-	if errors.Is(err, ErrInvalidCredentials) {
-		if terr := s.throttle.loginFailed(ctx, email, ip, s.now()); terr != nil {
-			return nil, terr
-		}
-	}
 	if err != nil {
+		if !errors.Is(err, ErrInvalidCredentials) {
+			s.throttle.abandon(ctx, pc)
+		}
 		return nil, err
 	}
-	if failures {
-		if err := s.throttle.loginSucceeded(ctx, email); err != nil {
-			return nil, err
-		}
-	}
-	return s.startLogin(ctx, u, password, rehash)
+	return s.startLogin(ctx, u, password, rehash, pc)
 }
 
 // verifyLogin returns the user with email if password is theirs, and
@@ -76,8 +68,8 @@ func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent
 }
 
 // startLogin records the login of u, upgrading the password's hash when
-// rehash says so, and starts a session.
-func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, rehash bool) (*Tokens, error) {
+// rehash says so, clears the check's failures, and starts a session.
+func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, rehash bool, pc *passwordCheck) (*Tokens, error) {
 	var (
 		newHash string
 		err     error
@@ -98,6 +90,9 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 				Exec(ctx); err != nil {
 				return fmt.Errorf("rehashing password: %w", err)
 			}
+		}
+		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
+			return err
 		}
 		// Update, not UpdateOne: nothing to read back.
 		if err := tx.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now).Exec(ctx); err != nil {

@@ -19,15 +19,9 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 	if err := ValidatePassword("newPassword", next, p.User.Email); err != nil {
 		return err
 	}
-	if len([]rune(current)) > maxPasswordLen {
-		return ErrInvalidCredentials
-	}
-	ok, _, err := s.verify(ctx, p.User.PasswordHash, current)
+	pc, err := s.checkPassword(ctx, p, current)
 	if err != nil {
-		return fmt.Errorf("verifying password of user %s: %w", p.User.ID, err)
-	}
-	if !ok {
-		return ErrInvalidCredentials
+		return err
 	}
 	hash, err := s.hash(ctx, next)
 	if err != nil {
@@ -48,7 +42,35 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		if n == 0 {
 			return ErrInvalidCredentials
 		}
+		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
+			return err
+		}
 		_, err = s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID))
 		return err
 	})
+}
+
+// checkPassword checks the caller's password pw, as every mutation that
+// asks for it does: the check counts against the account like a failed
+// login, and against the caller's session, before any hashing, and a
+// throttled one is refused with a *RateLimitedError. A wrong password is
+// ErrInvalidCredentials. On success the caller hands the returned check to
+// throttle.succeeded in the transaction of its change.
+func (s *Service) checkPassword(ctx context.Context, p *Principal, pw string) (*passwordCheck, error) {
+	pc, err := s.throttle.reservePasswordCheck(ctx, p.User.Email, RequestFrom(ctx).ClientIP, &p.SessionID, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if pw == "" || len([]rune(pw)) > maxPasswordLen {
+		return nil, ErrInvalidCredentials
+	}
+	ok, _, err := s.verify(ctx, p.User.PasswordHash, pw)
+	if err != nil {
+		s.throttle.abandon(ctx, pc)
+		return nil, fmt.Errorf("verifying password of user %s: %w", p.User.ID, err)
+	}
+	if !ok {
+		return nil, ErrInvalidCredentials
+	}
+	return pc, nil
 }

@@ -5,8 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/google/uuid"
@@ -34,9 +36,8 @@ var userColumns = []string{
 // request waited for that work too.
 type queries struct {
 	// principal reads the user $2 unless disabled, with userColumns, when
-	// its session $1 is neither revoked nor expired at $3; live reads 1
-	// under the same conditions.
-	principal, live string
+	// its session $1 is neither revoked nor expired at $3.
+	principal string
 	// load reads a refresh token by its hash ($1): the token's id and
 	// spent_at; its session's id, created_at, expires_at and revoked_at;
 	// and the session's user, with userColumns.
@@ -49,15 +50,25 @@ type queries struct {
 	// insert stores a token: id, session_id, token_hash, parent_id,
 	// created_at.
 	insert string
+	// reserveWindow adds an attempt to the count $1 at $2 (Unix ms),
+	// starting it afresh when its window began at or before $3, unless it
+	// has reached $4 in its window; it returns the new count, or no row
+	// when it refused.
+	reserveWindow string
+	// reserveBackoff adds a password check to the count of failures $1 at
+	// $2 (Unix ms) unless a lockout holds: the count's lockout begins when
+	// it reaches $3, for $4 ms, doubling with each further check up to $6
+	// ms; a count untouched since $5 and not locked starts afresh. It
+	// returns the new count, or no row when it refused.
+	reserveBackoff string
 }
 
 func newQueries(d string) queries {
 	const arg = 0 // any non-nil value: the builder writes a placeholder for it
 	b := entsql.Dialect(d)
 	var q queries
-	// The user of a live session; the join names the users table, whose
-	// columns are chosen after it.
-	liveSession := func() (*entsql.Selector, *entsql.SelectTable) {
+	// The user of a live session.
+	{
 		st, ut := b.Table(session.Table), b.Table(user.Table)
 		s := b.Select().From(st).
 			Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID)).
@@ -68,12 +79,8 @@ func newQueries(d string) queries {
 				entsql.GT(st.C(session.FieldExpiresAt), arg),
 				entsql.EQ(ut.C(user.FieldDisabled), false),
 			))
-		return s, ut
+		q.principal, _ = s.Select(ut.Columns(userColumns...)...).Query()
 	}
-	s, ut := liveSession()
-	q.principal, _ = s.Select(ut.Columns(userColumns...)...).Query()
-	s, _ = liveSession()
-	q.live, _ = s.SelectExpr(entsql.Expr("1")).Query()
 	{
 		t, st, ut := b.Table(refreshtoken.Table), b.Table(session.Table), b.Table(user.Table)
 		s := b.Select().From(t).
@@ -98,8 +105,43 @@ func newQueries(d string) queries {
 		Columns(refreshtoken.FieldID, refreshtoken.FieldSessionID, refreshtoken.FieldTokenHash, refreshtoken.FieldParentID, refreshtoken.FieldCreatedAt).
 		Values(arg, arg, arg, arg, arg).
 		Query()
+	q.reserveWindow = reserveWindow
+	least := "min" // SQLite's scalar min of its arguments
+	if d == dialect.Postgres {
+		least = "LEAST"
+	}
+	q.reserveBackoff = strings.ReplaceAll(reserveBackoff, "LEAST", least)
 	return q
 }
+
+// The throttles' statements: atomic upserts that count an attempt and refuse
+// it in one step, which Ent's builder cannot write. PostgreSQL and SQLite
+// (which reads $N as parameter N) both take them as they are; SQLite spells
+// LEAST min. A conflicting row left as it is (the upsert's WHERE false)
+// returns no row: the attempt is refused.
+const (
+	reserveWindow = `INSERT INTO throttles (id, count, window_start, last_at, blocked_until) VALUES ($1, 1, $2, $2, 0)
+ON CONFLICT (id) DO UPDATE SET
+  count = CASE WHEN throttles.window_start <= $3 THEN 1 ELSE throttles.count + 1 END,
+  window_start = CASE WHEN throttles.window_start <= $3 THEN excluded.window_start ELSE throttles.window_start END,
+  last_at = excluded.last_at
+WHERE throttles.window_start <= $3 OR throttles.count < $4
+RETURNING count`
+
+	reserveBackoff = `INSERT INTO throttles (id, count, window_start, last_at, blocked_until)
+VALUES ($1, 1, $2, $2, CASE WHEN CAST($3 AS BIGINT) <= 1 THEN CAST($2 AS BIGINT) + CAST($4 AS BIGINT) ELSE 0 END)
+ON CONFLICT (id) DO UPDATE SET
+  count = CASE WHEN throttles.last_at <= $5 AND throttles.blocked_until <= $2 THEN 1 ELSE throttles.count + 1 END,
+  window_start = CASE WHEN throttles.last_at <= $5 AND throttles.blocked_until <= $2 THEN excluded.window_start ELSE throttles.window_start END,
+  blocked_until = CASE
+    WHEN throttles.last_at <= $5 AND throttles.blocked_until <= $2 THEN excluded.blocked_until
+    WHEN throttles.count + 1 >= $3 THEN excluded.last_at +
+      LEAST(CAST($4 AS BIGINT) * (CAST(1 AS BIGINT) << CAST(LEAST(throttles.count + 1 - CAST($3 AS BIGINT), 30) AS INTEGER)), CAST($6 AS BIGINT))
+    ELSE 0 END,
+  last_at = excluded.last_at
+WHERE throttles.blocked_until <= $2
+RETURNING count`
+)
 
 // exec runs a statement in tx and returns the number of rows it changed.
 func exec(ctx context.Context, tx *ent.Tx, query string, args ...any) (int64, error) {
@@ -174,17 +216,6 @@ func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uui
 		return nil, err
 	}
 	return r.user()
-}
-
-// isLive runs q.live: whether the session sid of user uid is live at now.
-func (q queries) isLive(ctx context.Context, db *ent.Client, sid, uid uuid.UUID, now time.Time) (bool, error) {
-	var one int
-	err := queryRow(ctx, db, q.live, []any{sid, uid, now}, &one)
-	database.Yield()
-	if ent.IsNotFound(err) {
-		return false, nil
-	}
-	return err == nil, err
 }
 
 // loadRefreshToken runs q.load in tx for hash. The token and session carry

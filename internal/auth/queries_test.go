@@ -30,13 +30,18 @@ func TestQueriesPlaceholders(t *testing.T) {
 		args        int
 	}{
 		{"principal", q.principal, 3},
-		{"live", q.live, 3},
 		{"load", q.load, 1},
 		{"spend", q.spend, 2},
 		{"extend", q.extend, 3},
 		{"insert", q.insert, 5},
+		{"reserveWindow", q.reserveWindow, 4},
+		{"reserveBackoff", q.reserveBackoff, 6},
 	} {
-		if got := len(regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1)); got != tc.args {
+		distinct := map[string]bool{}
+		for _, p := range regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1) {
+			distinct[p] = true
+		}
+		if got := len(distinct); got != tc.args {
 			t.Errorf("%s has %d placeholders, its callers pass %d: %s", tc.name, got, tc.args, tc.query)
 		}
 	}

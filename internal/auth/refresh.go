@@ -24,16 +24,14 @@ func (s *Service) Refresh(ctx context.Context, refresh string) (*Tokens, error) 
 	return out, err
 }
 
-// throttledRefresh refreshes unless the caller's address is throttled, and
-// counts an unknown token against it.
+// throttledRefresh refreshes, and counts an unknown token against the
+// caller's address: over the limit, it is refused as RATE_LIMITED. A token
+// that is valid is never refused for its address's failures.
 func (s *Service) throttledRefresh(ctx context.Context, refresh string) (out *Tokens, grace bool, err error) {
-	ip, now := RequestFrom(ctx).ClientIP, s.now()
-	if err := s.throttle.checkFailures(kindRefresh, ip, now); err != nil {
-		return nil, false, err
-	}
+	now := s.now()
 	out, grace, err = s.refresh(ctx, refresh, now)
 	if errors.Is(err, ErrInvalidRefreshToken) {
-		if terr := s.throttle.failed(ctx, kindRefresh, s.throttle.limits.RefreshAddress, ip, now); terr != nil {
+		if terr := s.throttle.attempt(ctx, kindRefresh, s.throttle.limits.RefreshAddress, RequestFrom(ctx).ClientIP, now); terr != nil {
 			return nil, false, terr
 		}
 	}

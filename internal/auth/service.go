@@ -62,9 +62,10 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *pa
 	if obs == nil {
 		obs = nopObserver{}
 	}
+	q := newQueries(dialect)
 	return &Service{
-		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs),
-		clock: clock, logger: logger, obs: obs, queries: newQueries(dialect),
+		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs, q),
+		clock: clock, logger: logger, obs: obs, queries: q,
 	}
 }
 

@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/netip"
-	"sync"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/ent/throttle"
@@ -20,10 +21,10 @@ type Limit struct {
 	Window time.Duration
 }
 
-// Backoff refuses an account's logins after Max consecutive failures: for
-// Lockout, doubling with each further failure up to MaxLockout. A success
-// clears the count, and so does a day without failures. Zero Max turns it
-// off.
+// Backoff refuses an account's password checks after Max consecutive
+// failures: for Lockout, doubling with each further failure up to
+// MaxLockout. A success clears the count, and so does a day without
+// failures. Zero Max turns it off.
 type Backoff struct {
 	Max        int
 	Lockout    time.Duration
@@ -33,11 +34,20 @@ type Backoff struct {
 // Limits are the throttles of the use cases. Counts live in the database,
 // so every replica sees the same.
 type Limits struct {
-	// LoginAccount throttles failed logins per account (per email, whether
-	// or not it is registered, so a refusal tells nothing about it).
+	// LoginAccount throttles failed password checks per account (per
+	// email, whether or not it is registered, so a refusal tells nothing
+	// about it). An address that logged in to the account within
+	// KnownAddressTTL is not held by it: it has a budget of its own for
+	// that account, under the same backoff.
 	LoginAccount Backoff
+	// KnownAddressTTL is how long after a successful login its address
+	// counts as the account holder's own; zero turns that off.
+	KnownAddressTTL time.Duration
 	// LoginAddress limits failed logins per client address.
 	LoginAddress Limit
+	// PasswordSession limits the failed checks of the current password per
+	// session (changePassword, and every mutation that asks for it).
+	PasswordSession Limit
 	// Register limits registrations per client address.
 	Register Limit
 	// RefreshAddress limits unknown refresh tokens per client address.
@@ -53,35 +63,41 @@ const accountIdle = 24 * time.Hour
 
 // Throttle kinds, prefixes of the counted keys.
 const (
-	kindLoginAccount = "login-account"
-	kindLoginAddress = "login-address"
-	kindRegister     = "register"
-	kindRefresh      = "refresh"
-	kindValidate     = "validate"
+	kindLoginAccount     = "login-account"
+	kindLoginKnown       = "login-known"        // an address the account logged in from
+	kindLoginKnownBudget = "login-known-budget" // an account's failures at a known address
+	kindLoginAddress     = "login-address"
+	kindPasswordSession  = "password-session"
+	kindRegister         = "register"
+	kindRefresh          = "refresh"
+	kindValidate         = "validate"
 )
 
-// throttler counts attempts in the database.
+// throttler counts attempts in the database. Every attempt is counted, in
+// one atomic statement, before the work it asks for (a password hash, a
+// registration), and refused when its count is over the limit: so a burst
+// of parallel attempts, on any number of replicas, gets no more than the
+// limit through.
 type throttler struct {
-	db     *ent.Client
-	limits Limits
-	obs    Observer
-
-	// blocked remembers, per key, until when a limit that counts only
-	// failures refuses: learned when this replica records a failure, so that
-	// successful calls cost no extra database round trip. Another replica's
-	// block is learned at the next failure recorded here.
-	mu      sync.Mutex
-	blocked map[string]time.Time
+	db      *ent.Client
+	limits  Limits
+	obs     Observer
+	queries queries
 }
 
-func newThrottler(db *ent.Client, limits Limits, obs Observer) *throttler {
-	return &throttler{db: db, limits: limits, obs: obs, blocked: map[string]time.Time{}}
+func newThrottler(db *ent.Client, limits Limits, obs Observer, q queries) *throttler {
+	return &throttler{db: db, limits: limits, obs: obs, queries: q}
 }
 
 // key is the stored id of a count: a hash, so no email or address is kept.
-func key(kind, subject string) string {
-	sum := sha256.Sum256([]byte(kind + "\x00" + subject))
-	return hex.EncodeToString(sum[:])
+func key(kind string, subject ...string) string {
+	h := sha256.New()
+	h.Write([]byte(kind))
+	for _, s := range subject {
+		h.Write([]byte{0})
+		h.Write([]byte(s))
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // addressSubject is the client address a limit counts: IPv6 addresses by
@@ -98,181 +114,164 @@ func addressSubject(ip string) string {
 	return a.Unmap().String()
 }
 
-// checkLogin refuses a login whose account or address is throttled, before
-// any password is hashed, with one query for both counts. failures reports
-// whether the account has failed logins counted, which a success clears.
-func (t *throttler) checkLogin(ctx context.Context, email, ip string, now time.Time) (failures bool, err error) {
-	acct, addr := key(kindLoginAccount, email), key(kindLoginAddress, addressSubject(ip))
-	rows, err := t.db.Throttle.Query().Where(throttle.IDIn(acct, addr)).All(ctx)
-	if err != nil {
-		return false, fmt.Errorf("reading login throttles: %w", err)
-	}
-	var (
-		wait  time.Duration
-		which Throttle
-	)
-	for _, r := range rows {
-		var (
-			w    time.Duration
-			kind Throttle
-		)
-		switch r.ID {
-		case acct:
-			failures = true
-			w, kind = t.limits.LoginAccount.wait(r.Count, r.LastAt, now), ThrottleLoginAccount
-		case addr:
-			if ip != "" {
-				w, kind = t.limits.LoginAddress.wait(r.Count, r.WindowStart, now), ThrottleLoginAddress
-			}
-		}
-		if w > wait {
-			wait, which = w, kind
-		}
-	}
-	if wait > 0 {
-		t.obs.ObserveThrottled(which)
-		return false, &RateLimitedError{RetryAfter: wait}
-	}
-	return failures, nil
+// passwordCheck is the reservation of one password check: the counts it
+// added, which its success clears or gives back.
+type passwordCheck struct {
+	email, ip string
+	// account is the count of failures it was charged to: the account's,
+	// or the account's at a known address.
+	account string
+	// address and session are the counts of the client address and the
+	// session it added to, "" when none.
+	address, session string
 }
 
-// loginFailed counts a failed login against the account and the address.
-func (t *throttler) loginFailed(ctx context.Context, email, ip string, now time.Time) error {
-	if t.limits.LoginAccount.Max > 0 {
-		if _, _, err := t.count(ctx, key(kindLoginAccount, email), "last_at", now.Add(-accountIdle), now); err != nil {
-			return err
+// reservePasswordCheck counts a check of email's password, from the
+// request's address and, when sid is not nil, in that session, and
+// refuses it with a *RateLimitedError when a count is over its limit. It
+// runs before the hash, so that refused checks cost none.
+func (t *throttler) reservePasswordCheck(ctx context.Context, email, ip string, sid *uuid.UUID, now time.Time) (*passwordCheck, error) {
+	pc := &passwordCheck{email: email, ip: ip, account: key(kindLoginAccount, email)}
+	if ip != "" {
+		known, err := t.isKnownAddress(ctx, email, ip, now)
+		if err != nil {
+			return nil, err
+		}
+		if known {
+			pc.account = key(kindLoginKnownBudget, email, addressSubject(ip))
+		}
+		if sid == nil && t.limits.LoginAddress.Max > 0 {
+			if err := t.reserve(ctx, kindLoginAddress, t.limits.LoginAddress, key(kindLoginAddress, addressSubject(ip)), now); err != nil {
+				return nil, err
+			}
+			pc.address = key(kindLoginAddress, addressSubject(ip))
 		}
 	}
-	if t.limits.LoginAddress.Max > 0 && ip != "" {
-		if _, _, err := t.count(ctx, key(kindLoginAddress, addressSubject(ip)), "window_start", now.Add(-t.limits.LoginAddress.Window), now); err != nil {
-			return err
+	if sid != nil && t.limits.PasswordSession.Max > 0 {
+		k := key(kindPasswordSession, sid.String())
+		if err := t.reserve(ctx, kindPasswordSession, t.limits.PasswordSession, k, now); err != nil {
+			return nil, err
 		}
+		pc.session = k
+	}
+	if b := t.limits.LoginAccount; b.Max > 0 {
+		var count int
+		err := queryRow(ctx, t.db, t.queries.reserveBackoff,
+			[]any{pc.account, now.UnixMilli(), b.Max, b.Lockout.Milliseconds(), now.Add(-accountIdle).UnixMilli(), b.MaxLockout.Milliseconds()}, &count)
+		if ent.IsNotFound(err) {
+			// The address's and session's counts were charged for nothing.
+			if rerr := t.release(ctx, t.db, pc.address, pc.session); rerr != nil {
+				return nil, rerr
+			}
+			return nil, t.refused(ctx, ThrottleLoginAccount, pc.account, func(r *ent.Throttle) int64 { return r.BlockedUntil }, now)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("counting password check: %w", err)
+		}
+	}
+	return pc, nil
+}
+
+// succeeded clears, in tx, the failures the check was charged to, gives
+// back what it added to the address's and session's counts, and remembers
+// the address as one the account logs in from.
+func (t *throttler) succeeded(ctx context.Context, tx *ent.Tx, pc *passwordCheck, now time.Time) error {
+	if _, err := tx.Throttle.Delete().Where(throttle.ID(pc.account)).Exec(ctx); err != nil {
+		return fmt.Errorf("clearing password failures: %w", err)
+	}
+	if err := t.release(ctx, tx.Client(), pc.address, pc.session); err != nil {
+		return err
+	}
+	if pc.ip == "" || t.limits.KnownAddressTTL <= 0 {
+		return nil
+	}
+	err := tx.Throttle.Create().
+		SetID(key(kindLoginKnown, pc.email, addressSubject(pc.ip))).
+		SetCount(0).SetWindowStart(now.UnixMilli()).SetLastAt(now.UnixMilli()).
+		OnConflictColumns(throttle.FieldID).UpdateLastAt().
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("remembering login address: %w", err)
 	}
 	return nil
 }
 
-// loginSucceeded clears the account's count of failures. A failure counted
-// after checkLogin read none, by a concurrent login, is left to expire.
-func (t *throttler) loginSucceeded(ctx context.Context, email string) error {
-	if _, err := t.db.Throttle.Delete().Where(throttle.ID(key(kindLoginAccount, email))).Exec(ctx); err != nil {
-		return fmt.Errorf("clearing login throttle: %w", err)
+// abandon gives back what the check added to every count, when it ended
+// before the password was compared (the hasher shed it, the client went
+// away): it was no failure. The lockout the account's count may have
+// reached stays until it ends.
+func (t *throttler) abandon(ctx context.Context, pc *passwordCheck) {
+	_ = t.release(context.WithoutCancel(ctx), t.db, pc.account, pc.address, pc.session)
+}
+
+// isKnownAddress reports whether the account email logged in from ip
+// within KnownAddressTTL.
+func (t *throttler) isKnownAddress(ctx context.Context, email, ip string, now time.Time) (bool, error) {
+	if t.limits.KnownAddressTTL <= 0 {
+		return false, nil
+	}
+	known, err := t.db.Throttle.Query().
+		Where(throttle.ID(key(kindLoginKnown, email, addressSubject(ip))), throttle.LastAtGT(now.Add(-t.limits.KnownAddressTTL).UnixMilli())).
+		Exist(ctx)
+	if err != nil {
+		return false, fmt.Errorf("reading login addresses: %w", err)
+	}
+	return known, nil
+}
+
+// release gives back one attempt of each of the counts keys names ("" for
+// none).
+func (t *throttler) release(ctx context.Context, db *ent.Client, keys ...string) error {
+	for _, k := range keys {
+		if k == "" {
+			continue
+		}
+		if err := db.Throttle.Update().Where(throttle.ID(k), throttle.CountGT(0)).AddCount(-1).Exec(ctx); err != nil {
+			return fmt.Errorf("releasing attempt: %w", err)
+		}
 	}
 	return nil
 }
 
 // attempt counts an attempt of kind from ip under l, and refuses it when
-// it is over the limit.
+// the count is at the limit already.
 func (t *throttler) attempt(ctx context.Context, kind string, l Limit, ip string, now time.Time) error {
 	if l.Max <= 0 || ip == "" {
 		return nil
 	}
-	n, start, err := t.count(ctx, key(kind, addressSubject(ip)), "window_start", now.Add(-l.Window), now)
+	return t.reserve(ctx, kind, l, key(kind, addressSubject(ip)), now)
+}
+
+// reserve adds one to the count k of kind unless it has reached l.Max in
+// its window, and refuses with a *RateLimitedError when it has.
+func (t *throttler) reserve(ctx context.Context, kind string, l Limit, k string, now time.Time) error {
+	var count int
+	err := queryRow(ctx, t.db, t.queries.reserveWindow, []any{k, now.UnixMilli(), now.Add(-l.Window).UnixMilli(), l.Max}, &count)
+	if ent.IsNotFound(err) {
+		return t.refused(ctx, Throttle(kind), k, func(r *ent.Throttle) int64 { return r.WindowStart + l.Window.Milliseconds() }, now)
+	}
 	if err != nil {
-		return err
-	}
-	if n > l.Max {
-		t.obs.ObserveThrottled(Throttle(kind))
-		return &RateLimitedError{RetryAfter: time.UnixMilli(start).Add(l.Window).Sub(now)}
+		return fmt.Errorf("counting attempt: %w", err)
 	}
 	return nil
 }
 
-// checkFailures refuses a call of kind from ip that this replica knows to
-// be over its limit of failures. It costs no database round trip.
-func (t *throttler) checkFailures(kind, ip string, now time.Time) error {
-	if ip == "" {
-		return nil
+// refused observes a refusal by the throttle which and returns it, with
+// the time until the count k lets attempts through again: until(row), in
+// Unix milliseconds.
+func (t *throttler) refused(ctx context.Context, which Throttle, k string, until func(*ent.Throttle) int64, now time.Time) error {
+	t.obs.ObserveThrottled(which)
+	wait := time.Second
+	if r, err := t.db.Throttle.Get(ctx, k); err == nil {
+		wait = max(time.Second, time.UnixMilli(until(r)).Sub(now))
 	}
-	k := key(kind, addressSubject(ip))
-	t.mu.Lock()
-	until, ok := t.blocked[k]
-	t.mu.Unlock()
-	if ok && now.Before(until) {
-		t.obs.ObserveThrottled(Throttle(kind))
-		return &RateLimitedError{RetryAfter: until.Sub(now)}
-	}
-	return nil
-}
-
-// failed counts a failure of kind from ip under l, and remembers a block.
-func (t *throttler) failed(ctx context.Context, kind string, l Limit, ip string, now time.Time) error {
-	if l.Max <= 0 || ip == "" {
-		return nil
-	}
-	k := key(kind, addressSubject(ip))
-	n, start, err := t.count(ctx, k, "window_start", now.Add(-l.Window), now)
-	if err != nil {
-		return err
-	}
-	if n >= l.Max {
-		t.mu.Lock()
-		defer t.mu.Unlock()
-		if len(t.blocked) > 100_000 {
-			for k, until := range t.blocked {
-				if !now.Before(until) {
-					delete(t.blocked, k)
-				}
-			}
-		}
-		t.blocked[k] = time.UnixMilli(start).Add(l.Window)
-	}
-	return nil
-}
-
-// count adds one to the count of key in one atomic statement, starting it
-// afresh when column (window_start or last_at) is at or before cutoff, and
-// returns the new count and when it started.
-func (t *throttler) count(ctx context.Context, key, column string, cutoff, now time.Time) (int, int64, error) {
-	// PostgreSQL and SQLite (which reads $N as parameter N) both take this
-	// statement as it is.
-	q := `INSERT INTO throttles (id, count, window_start, last_at) VALUES ($1, 1, $2, $3)
-ON CONFLICT (id) DO UPDATE SET
-  count = CASE WHEN throttles.` + column + ` <= $4 THEN 1 ELSE throttles.count + 1 END,
-  window_start = CASE WHEN throttles.` + column + ` <= $5 THEN excluded.window_start ELSE throttles.window_start END,
-  last_at = excluded.last_at
-RETURNING count, window_start`
-	nowMS, cutMS := now.UnixMilli(), cutoff.UnixMilli()
-	var (
-		n     int
-		start int64
-	)
-	if err := queryRow(ctx, t.db, q, []any{key, nowMS, nowMS, cutMS, cutMS}, &n, &start); err != nil {
-		return 0, 0, fmt.Errorf("counting attempt: %w", err)
-	}
-	return n, start, nil
-}
-
-// wait is how long a fixed-window limit still refuses, given the count and
-// the window's start in Unix milliseconds.
-func (l Limit) wait(count int, startMS int64, now time.Time) time.Duration {
-	if l.Max <= 0 || count < l.Max {
-		return 0
-	}
-	return max(0, time.UnixMilli(startMS).Add(l.Window).Sub(now))
-}
-
-// wait is how long the backoff still refuses, given the count of
-// consecutive failures and the last one's time in Unix milliseconds.
-func (b Backoff) wait(count int, lastMS int64, now time.Time) time.Duration {
-	if b.Max <= 0 || count < b.Max || time.UnixMilli(lastMS).Before(now.Add(-accountIdle)) {
-		return 0
-	}
-	return max(0, time.UnixMilli(lastMS).Add(b.lockout(count)).Sub(now))
-}
-
-// lockout is Lockout doubled for each failure past Max, at most MaxLockout.
-func (b Backoff) lockout(count int) time.Duration {
-	d := b.Lockout
-	for i := b.Max; i < count && d < b.MaxLockout; i++ {
-		d *= 2
-	}
-	return min(d, b.MaxLockout)
+	return &RateLimitedError{RetryAfter: wait}
 }
 
 // purge deletes counts untouched for longer than any limit looks back.
 func (t *throttler) purge(ctx context.Context, now time.Time) (int, error) {
-	horizon := accountIdle
-	for _, l := range []Limit{t.limits.LoginAddress, t.limits.Register, t.limits.RefreshAddress, t.limits.ValidateAddress} {
+	horizon := max(accountIdle, t.limits.LoginAccount.MaxLockout, t.limits.KnownAddressTTL)
+	for _, l := range []Limit{t.limits.LoginAddress, t.limits.PasswordSession, t.limits.Register, t.limits.RefreshAddress, t.limits.ValidateAddress} {
 		horizon = max(horizon, l.Window)
 	}
 	n, err := t.db.Throttle.Delete().Where(throttle.LastAtLT(now.Add(-horizon).UnixMilli())).Exec(ctx)
