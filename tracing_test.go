@@ -103,7 +103,14 @@ func attr(attrs []*commonpb.KeyValue, key string) string {
 func TestTracingExportsOperationAndDatabaseSpans(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
 		recv := newOTLPReceiver(t)
-		s, stop, err := launch(testEnv(uri, "OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL, "OTEL_SERVICE_NAME", "latchkey-test"))
+		// The service's environment turns tracing on; the OpenTelemetry
+		// SDK reads the endpoint and the service name from the process's,
+		// as it does in production, where the two are one.
+		otel := []string{"OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL, "OTEL_SERVICE_NAME", "latchkey-test"}
+		for i := 0; i < len(otel); i += 2 {
+			t.Setenv(otel[i], otel[i+1])
+		}
+		s, stop, err := launch(testEnv(uri, otel...))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,7 +250,8 @@ func TestTracingExportsOperationAndDatabaseSpans(t *testing.T) {
 
 // TestNoTracingWhenUnset: without an endpoint in the service's environment
 // nothing is exported, even with the standard variable in the process's
-// own environment, and no log line names a trace, even for a caller's.
+// own environment, where the OpenTelemetry SDK would read it, and no log
+// line names a trace, even for a caller's.
 func TestNoTracingWhenUnset(t *testing.T) {
 	recv := newOTLPReceiver(t)
 	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL)

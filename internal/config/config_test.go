@@ -56,7 +56,7 @@ func defaults() Config {
 		MaxRootFields:          20,
 		RequestTimeout:         15 * time.Second,
 		JWTKeysRefreshInterval: time.Minute,
-		Tracing:                Tracing{ServiceName: "latchkey", Sampler: "parentbased_always_on", SamplerArg: 1},
+		Tracing:                Tracing{Exporter: "otlp"},
 		Throttle: Throttle{
 			LoginMaxFailures: 10,
 			LoginLockout:     30 * time.Second,
@@ -246,30 +246,28 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "OTEL_EXPORTER_OTLP_ENDPOINT", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
-			"OTEL_SERVICE_NAME":           "auth",
-			"OTEL_RESOURCE_ATTRIBUTES":    "deployment.environment=prod, service.namespace=shop%20one",
-			"OTEL_EXPORTER_OTLP_HEADERS":  "api-key=k%3D1,x-tenant=a",
-			"OTEL_TRACES_SAMPLER":         "parentbased_traceidratio",
-			"OTEL_TRACES_SAMPLER_ARG":     "0.25",
+			// The OpenTelemetry SDK reads these itself; Load does not.
+			"OTEL_SERVICE_NAME":          "auth",
+			"OTEL_EXPORTER_OTLP_HEADERS": "api-key=k%3D1,x-tenant=a",
+			"OTEL_TRACES_SAMPLER":        "sometimes",
 		}, want: func(c *Config) {
-			c.Tracing = Tracing{
-				Endpoint:           "http://collector:4318/v1/traces",
-				Headers:            map[string]Secret{"api-key": "k=1", "x-tenant": "a"},
-				ServiceName:        "auth",
-				ResourceAttributes: map[string]string{"deployment.environment": "prod", "service.namespace": "shop one"},
-				Sampler:            "parentbased_traceidratio",
-				SamplerArg:         0.25,
-			}
+			c.Tracing.Endpoint = "http://collector:4318/"
 		}},
-		{name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT wins, as is", env: map[string]string{
+		{name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT":        "http://collector:4318",
 			"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example.com/otlp",
-			"OTEL_EXPORTER_OTLP_PROTOCOL":        "http/protobuf",
+			"OTEL_TRACES_EXPORTER":               "OTLP",
 		}, want: func(c *Config) {
-			c.Tracing.Endpoint = "https://traces.example.com/otlp"
+			c.Tracing = Tracing{Endpoint: "http://collector:4318", TracesEndpoint: "https://traces.example.com/otlp", Exporter: "otlp"}
 		}},
-		{name: "OTEL_SDK_DISABLED", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, want: func(c *Config) {}},
-		{name: "OTEL_TRACES_EXPORTER none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, want: func(c *Config) {}},
+		{name: "OTEL_SDK_DISABLED", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_SDK_DISABLED": "true"}, want: func(c *Config) {
+			c.Tracing.Endpoint = "http://collector:4318"
+			c.Tracing.Disabled = true
+		}},
+		{name: "OTEL_TRACES_EXPORTER none", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318", "OTEL_TRACES_EXPORTER": "none"}, want: func(c *Config) {
+			c.Tracing.Endpoint = "http://collector:4318"
+			c.Tracing.Exporter = "none"
+		}},
 		{name: "request limits", env: map[string]string{"MAX_BODY_BYTES": "1024", "MAX_QUERY_COMPLEXITY": "1"}, want: func(c *Config) {
 			c.MaxBodyBytes = 1024
 			c.MaxComplexity = 1
@@ -342,12 +340,10 @@ func TestLoadErrors(t *testing.T) {
 		{name: "MAX_QUERY_COMPLEXITY zero", env: map[string]string{"MAX_QUERY_COMPLEXITY": "0"}, want: []string{"MAX_QUERY_COMPLEXITY"}},
 		{name: "OTEL_EXPORTER_OTLP_ENDPOINT no scheme", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, want: []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT grpc scheme", env: map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "grpc://collector:4317"}, want: []string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"}},
-		{name: "OTEL_EXPORTER_OTLP_PROTOCOL grpc", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, want: []string{"OTEL_EXPORTER_OTLP_PROTOCOL"}},
-		{name: "OTEL_TRACES_SAMPLER unknown", env: map[string]string{"OTEL_TRACES_SAMPLER": "sometimes"}, want: []string{"OTEL_TRACES_SAMPLER"}},
-		{name: "OTEL_TRACES_SAMPLER_ARG above 1", env: map[string]string{"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "2"}, want: []string{"OTEL_TRACES_SAMPLER_ARG"}},
+		{name: "OTEL_EXPORTER_OTLP_ENDPOINT no host", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http:///v1"}, want: []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
+		{name: "OTEL_EXPORTER_OTLP_ENDPOINT bad even when disabled", env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "collector", "OTEL_SDK_DISABLED": "true"}, want: []string{"OTEL_EXPORTER_OTLP_ENDPOINT"}},
 		{name: "OTEL_TRACES_EXPORTER jaeger", env: map[string]string{"OTEL_TRACES_EXPORTER": "jaeger"}, want: []string{"OTEL_TRACES_EXPORTER"}},
-		{name: "OTEL_EXPORTER_OTLP_HEADERS without =", env: map[string]string{"OTEL_EXPORTER_OTLP_HEADERS": "token"}, want: []string{"OTEL_EXPORTER_OTLP_HEADERS"}},
-		{name: "OTEL_RESOURCE_ATTRIBUTES bad escape", env: map[string]string{"OTEL_RESOURCE_ATTRIBUTES": "a=%zz"}, want: []string{"OTEL_RESOURCE_ATTRIBUTES"}},
+		{name: "OTEL_SDK_DISABLED maybe", env: map[string]string{"OTEL_SDK_DISABLED": "maybe"}, want: []string{"OTEL_SDK_DISABLED"}},
 		{name: "production without secret", env: map[string]string{"DEBUG": "false"}, want: []string{"JWT_SECRET_KEY"}},
 		{name: "secret and private key", env: map[string]string{"JWT_SECRET_KEY": secret32, "JWT_PRIVATE_KEY": "pem"}, want: []string{"JWT_PRIVATE_KEY"}},
 		{name: "private key and its file", env: map[string]string{"JWT_PRIVATE_KEY": "pem", "JWT_PRIVATE_KEY_FILE": "/k.pem"}, want: []string{"JWT_PRIVATE_KEY"}},
@@ -552,7 +548,9 @@ func TestConfigLogValue(t *testing.T) {
 		"config.refresh_reuse_interval=10s",
 		"config.trusted_proxies=[10.0.0.0/8]",
 		"config.cors_allowed_origins=[https://a.example]",
-		"config.password_hash.memory_kib=19456",
+		"config.password_hash_memory=19456",
+		"config.rate_limit_login=50/15m0s",
+		"config.tracing.enabled=false",
 		"config.max_query_complexity=500",
 	} {
 		if !strings.Contains(buf.String(), want) {

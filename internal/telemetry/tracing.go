@@ -21,47 +21,32 @@ const instrumentation = "github.com/latchkey/latchkey"
 // recorded and no exporter exists. Shut it down to flush its last spans.
 // The exporter connects at the first export, so a collector that is down
 // costs no start.
+//
+// cfg only says whether tracing is on. The OpenTelemetry SDK reads the
+// rest of OTEL_* from the process environment itself: the exporter its
+// endpoint, headers and TLS files, the tracer provider its sampler and
+// limits, the resource OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
+// (service.name defaulting to config.DefaultServiceName).
 func NewTracerProvider(ctx context.Context, cfg config.Tracing) (*sdktrace.TracerProvider, error) {
 	if !cfg.Enabled() {
 		return nil, nil
 	}
-	headers := make(map[string]string, len(cfg.Headers))
-	for k, v := range cfg.Headers {
-		headers[k] = v.Reveal()
+	res, err := resource.New(ctx,
+		resource.WithAttributes(attribute.String("service.name", config.DefaultServiceName)),
+		resource.WithFromEnv(), // after the default, so that it wins
+		resource.WithTelemetrySDK(),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
-	exporter, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL(cfg.Endpoint), otlptracehttp.WithHeaders(headers))
+	exporter, err := otlptracehttp.New(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
-	attrs := []attribute.KeyValue{attribute.String("service.name", cfg.ServiceName)}
-	for k, v := range cfg.ResourceAttributes {
-		if k != "service.name" {
-			attrs = append(attrs, attribute.String(k, v))
-		}
-	}
 	return sdktrace.NewTracerProvider(
 		sdktrace.WithBatcher(exporter),
-		sdktrace.WithResource(resource.NewSchemaless(attrs...)),
-		sdktrace.WithSampler(sampler(cfg.Sampler, cfg.SamplerArg)),
+		sdktrace.WithResource(res),
 	), nil
-}
-
-// sampler is the sampler of an OTEL_TRACES_SAMPLER name, which config has
-// checked.
-func sampler(name string, ratio float64) sdktrace.Sampler {
-	switch name {
-	case "always_on":
-		return sdktrace.AlwaysSample()
-	case "always_off":
-		return sdktrace.NeverSample()
-	case "traceidratio":
-		return sdktrace.TraceIDRatioBased(ratio)
-	case "parentbased_always_off":
-		return sdktrace.ParentBased(sdktrace.NeverSample())
-	case "parentbased_traceidratio":
-		return sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))
-	}
-	return sdktrace.ParentBased(sdktrace.AlwaysSample())
 }
 
 // Tracer returns the tracer of the service's own spans from tp, or nil
