@@ -30,6 +30,8 @@ const (
 	codeRateLimited         = "RATE_LIMITED"
 	codeInternal            = "INTERNAL_SERVER_ERROR"
 	codeBadRequest          = "BAD_REQUEST"
+	codeComplexityLimit     = "COMPLEXITY_LIMIT_EXCEEDED"
+	codeQueryTooLarge       = "QUERY_TOO_LARGE"
 )
 
 // errPanicked stands for a resolver panic, already logged with its stack.
