@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -258,4 +261,59 @@ func aliasedLogins(email string, n int) string {
 	}
 	b.WriteString(" }")
 	return b.String()
+}
+
+// TestLimitsFragmentFanOut posts documents whose fragments spread each
+// other sixteen times over: 2 KiB that expand to more fields than an int
+// counts. The limits must refuse them from the document as written, not
+// by expanding it; before they did, such a document held a core for hours
+// before any refusal, so each request has a liveness bound (not a
+// measurement: an answer within it is all that is asked).
+func TestLimitsFragmentFanOut(t *testing.T) {
+	s := startServer(t, testEnv(testdb.SQLiteMemory, "SHUTDOWN_TIMEOUT", "1s"))
+	tests := []struct {
+		name, doc string
+		get       bool
+	}{
+		{name: "root fields", doc: fragmentFanOut(2<<10, "{ ...f0 }", "Query", "__typename")},
+		{name: "root fields by GET", doc: fragmentFanOut(2<<10, "{ ...f0 }", "Query", "__typename"), get: true},
+		{name: "fields of one root field", doc: fragmentFanOut(2<<10, "{ me { ...f0 } }", "User", "id")},
+		{name: "introspection", doc: fragmentFanOut(2<<10, `{ __type(name: "User") { ...f0 } }`, "__Type", "name")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.doc) > 2<<10 {
+				t.Fatalf("document of %d bytes, want at most 2 KiB", len(tt.doc))
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			var req *http.Request
+			if tt.get {
+				req, _ = http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/query?query="+url.QueryEscape(tt.doc), nil)
+			} else {
+				body := fmt.Sprintf(`{"query":%q}`, tt.doc)
+				req, _ = http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/query", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+			}
+			r := doGraphQL(t, req)
+			wantCode(t, tt.name, r, "COMPLEXITY_LIMIT_EXCEEDED")
+		})
+	}
+}
+
+// fragmentFanOut is a document of at most size bytes: operation, which
+// spreads f0, then fragments on typ in which each spreads the next sixteen
+// times, as many as fit, the last selecting leaf.
+func fragmentFanOut(size int, operation, typ, leaf string) string {
+	last := func(i int) string { return fmt.Sprintf(" fragment f%d on %s { %s }", i, typ, leaf) }
+	var b strings.Builder
+	b.WriteString(operation)
+	for i := 0; ; i++ {
+		next := fmt.Sprintf(" fragment f%d on %s {%s }", i, typ, strings.Repeat(fmt.Sprintf(" ...f%d", i+1), 16))
+		if b.Len()+len(next)+len(last(i+1)) > size {
+			b.WriteString(last(i))
+			return b.String()
+		}
+		b.WriteString(next)
+	}
 }

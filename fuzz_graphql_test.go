@@ -177,6 +177,18 @@ func FuzzGraphQL(f *testing.F) {
 		{`query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }`, ``, modePOST},
 		{`query { ...A } fragment A on Query { me { id } ...A }`, ``, modePOST},
 		{`query A { me { id } } query B { __typename }`, ``, modePOST},
+		// Fragments that spread each other sixteen times over: a few
+		// hundred bytes that expand past any count.
+		{fragmentFanOut(1<<10, "{ ...f0 }", "Query", "__typename"), ``, modePOST},
+		{fragmentFanOut(1<<10, "{ me { ...f0 } }", "User", "id"), ``, modeGET | modeBearer},
+		{fragmentFanOut(1<<10, `{ __type(name: "User") { ...f0 } }`, "__Type", "name"), ``, modePOST},
+		{fragmentFanOut(1<<10, "mutation { ...f0 }", "Mutation", "logout"), ``, modePOST},
+		{fragmentFanOut(4<<10, `query($t: String!) { validateToken(token: $t) { ...f0 } }`, "TokenValidation", "valid"), `{"t":"x"}`, modePOST},
+		{`{ ...A ...A ...B } fragment A on Query { me { ...U ...U } } fragment B on Query { ...A __typename } fragment U on User { id ... on User { ...V } } fragment V on User { email sessions { id } }`, ``, modePOST | modeBearer},
+		{`{ me { ...U } } fragment U on User { a: id b: id ... on User { c: id ... on User { d: email } } }`, ``, modePOST | modeBearer},
+		{`{ ` + strings.Repeat("... on Query { ", 200) + "__typename" + strings.Repeat(" }", 200) + ` }`, ``, modePOST},
+		{`{ ...F } fragment F on Query { ...G } fragment G on Query { ...F }`, ``, modeGET},
+		{`{ ...Missing }`, ``, modePOST},
 		{`{ me { id } } # ` + strings.Repeat("x", 40<<10), ``, modePOST},
 		{loginDoc, `{"input":{"email":"fuzz@example.com","password":"` + strings.Repeat("p", 100<<10) + `"}}`, modePOST},
 		{"{ me { id } }\xff\xfe", "{\"input\":\"\xc3\x28\"}", modePOST},

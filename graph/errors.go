@@ -31,6 +31,8 @@ const (
 	codeRateLimited         = "RATE_LIMITED"
 	codeInternal            = "INTERNAL_SERVER_ERROR"
 	codeBadRequest          = "BAD_REQUEST"
+	codeComplexityLimit     = "COMPLEXITY_LIMIT_EXCEEDED"
+	codeQueryTooLarge       = "QUERY_TOO_LARGE"
 )
 
 // ErrorCodes returns every extensions.code a client can get from the

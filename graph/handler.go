@@ -6,7 +6,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -44,9 +43,13 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	for _, ext := range opts.Extensions {
 		srv.Use(ext)
 	}
-	srv.Use(introspectionGate{enabled: opts.Introspection})
-	srv.Use(shapeLimits{maxBytes: opts.MaxQueryBytes, maxDepth: opts.MaxDepth, maxRootFields: opts.MaxRootFields})
-	srv.Use(extension.FixedComplexityLimit(opts.MaxComplexity))
+	srv.Use(&introspectionGate{enabled: opts.Introspection})
+	srv.Use(&shapeLimits{
+		maxBytes:      opts.MaxQueryBytes,
+		maxDepth:      opts.MaxDepth,
+		maxRootFields: opts.MaxRootFields,
+		maxComplexity: opts.MaxComplexity,
+	})
 	srv.AroundFields(entitiesGuard(svc))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))

@@ -5,7 +5,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -16,36 +15,33 @@ import (
 // before any resolver runs; everything else, _service included, runs.
 type introspectionGate struct {
 	enabled bool
+	es      graphql.ExecutableSchema
 }
 
 var (
-	_ graphql.HandlerExtension        = introspectionGate{}
-	_ graphql.OperationContextMutator = introspectionGate{}
+	_ graphql.HandlerExtension        = (*introspectionGate)(nil)
+	_ graphql.OperationContextMutator = (*introspectionGate)(nil)
 )
 
-func (introspectionGate) ExtensionName() string { return "IntrospectionGate" }
+func (*introspectionGate) ExtensionName() string { return "IntrospectionGate" }
 
-func (introspectionGate) Validate(graphql.ExecutableSchema) error { return nil }
+// Validate keeps the schema, to analyse operations with.
+func (g *introspectionGate) Validate(es graphql.ExecutableSchema) error {
+	g.es = es
+	return nil
+}
 
 // MutateOperationContext refuses introspection when it is off, and lets
 // gqlgen's introspection resolvers (and _service) run otherwise.
-func (g introspectionGate) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	if !g.enabled && oc.Operation != nil && introspects(oc.Operation.SelectionSet) {
+//
+// Validation allows __schema and __type among the root fields only, where
+// the operation's shape finds them, through fragments too.
+func (g *introspectionGate) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if !g.enabled && oc.Operation != nil && shapeOf(ctx, g.es, oc).introspects {
 		// gqlgen's code for a document the schema refuses, as Apollo Server
 		// answers an introspection query with introspection off.
 		return refusal(errcode.ValidationFailed, "introspection is disabled; a federation router reads the schema from _service { sdl }")
 	}
 	oc.DisableIntrospection = false
 	return nil
-}
-
-// introspects reports whether the root selection set asks __schema or
-// __type, fragments included. Validation allows them nowhere else.
-func introspects(set ast.SelectionSet) bool {
-	for f := range fields(set) {
-		if isIntrospection(f) {
-			return true
-		}
-	}
-	return false
 }

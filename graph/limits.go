@@ -3,129 +3,213 @@ package graph
 import (
 	"context"
 	"fmt"
-	"iter"
+	"math"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Codes of the refusals below, as the contract names them.
-const (
-	codeComplexityLimit = "COMPLEXITY_LIMIT_EXCEEDED"
-	codeQueryTooLarge   = "QUERY_TOO_LARGE"
-)
-
-// shapeLimits refuses operations too large, too deep or with too many root
-// fields, before any resolver runs: the document's size before it is even
-// parsed, depth and root fields once it is validated.
+// shapeLimits refuses operations too large, too deep, with too many root
+// fields or too complex, before any resolver runs: the document's size
+// before it is even parsed, the rest once it is validated, from one
+// analysis of the document as written (see analyse).
 type shapeLimits struct {
-	maxBytes, maxDepth, maxRootFields int
+	maxBytes, maxDepth, maxRootFields, maxComplexity int
+	es                                               graphql.ExecutableSchema
 }
 
 var (
-	_ graphql.HandlerExtension          = shapeLimits{}
-	_ graphql.OperationParameterMutator = shapeLimits{}
-	_ graphql.OperationContextMutator   = shapeLimits{}
+	_ graphql.HandlerExtension          = (*shapeLimits)(nil)
+	_ graphql.OperationParameterMutator = (*shapeLimits)(nil)
+	_ graphql.OperationContextMutator   = (*shapeLimits)(nil)
 )
 
-func (shapeLimits) ExtensionName() string { return "ShapeLimits" }
+func (*shapeLimits) ExtensionName() string { return "ShapeLimits" }
 
-func (shapeLimits) Validate(graphql.ExecutableSchema) error { return nil }
+// Validate keeps the schema, whose complexity functions the complexity
+// limit asks.
+func (l *shapeLimits) Validate(es graphql.ExecutableSchema) error {
+	l.es = es
+	return nil
+}
 
 // MutateOperationParameters refuses a document over maxBytes unparsed.
-func (l shapeLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+func (l *shapeLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if len(p.Query) > l.maxBytes {
 		return refusal(codeQueryTooLarge, "document of %d bytes is over the limit of %d", len(p.Query), l.maxBytes)
 	}
 	return nil
 }
 
-// MutateOperationContext refuses an operation over maxDepth or
-// maxRootFields. Aliases count as fields: 100 aliased logins are 100 root
-// fields.
-func (l shapeLimits) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+// MutateOperationContext refuses an operation over maxRootFields, maxDepth
+// or maxComplexity. Aliases count as fields: 100 aliased logins are 100
+// root fields. Complexity is gqlgen's: a field costs 1 plus its
+// selections, or what the schema's complexity function for it says, and
+// __schema costs nothing.
+func (l *shapeLimits) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	if oc.Operation == nil {
 		return nil
 	}
-	if n := countFields(oc.Operation.SelectionSet); n > l.maxRootFields {
-		return refusal(codeComplexityLimit, "operation has %d root fields, over the limit of %d", n, l.maxRootFields)
-	}
-	if d := depth(oc.Operation.SelectionSet, l.maxDepth+1); d > l.maxDepth {
+	s := shapeOf(ctx, l.es, oc)
+	switch {
+	case s.rootFields > l.maxRootFields:
+		return refusal(codeComplexityLimit, "operation has %d root fields, over the limit of %d", s.rootFields, l.maxRootFields)
+	case s.depth > l.maxDepth:
 		return refusal(codeComplexityLimit, "operation is deeper than the limit of %d", l.maxDepth)
+	case s.complexity > l.maxComplexity:
+		return refusal(codeComplexityLimit, "operation has complexity %d, which exceeds the limit of %d", s.complexity, l.maxComplexity)
 	}
 	return nil
 }
 
-// countFields counts the fields of set, those of its fragments included.
-func countFields(set ast.SelectionSet) int {
-	n := 0
-	for range fields(set) {
-		n++
-	}
-	return n
+// shape is what the limits and the introspection gate know of an
+// operation, or of one selection set in it.
+type shape struct {
+	// rootFields counts the fields of the selection set, those of its
+	// fragments included, a fragment spread twice counted twice.
+	rootFields int
+	// introspects is whether one of those fields is __schema or __type.
+	introspects bool
+	// depth is how deep fields nest below the selection set,
+	// introspection left out: tools' introspection queries nest deeper
+	// than any operation on our types needs to, and the complexity limit
+	// bounds them.
+	depth int
+	// complexity is what gqlgen's complexity.Calculate computes.
+	complexity int
 }
 
-// fields yields the fields of set, those of its fragments included,
-// without descending into the fields' own selections.
-func fields(set ast.SelectionSet) iter.Seq[*ast.Field] {
-	return func(yield func(*ast.Field) bool) {
-		walkFields(set, yield)
-	}
+// add adds the shape of the selections o to those of s.
+func (s *shape) add(o shape) {
+	s.rootFields = addSat(s.rootFields, o.rootFields)
+	s.introspects = s.introspects || o.introspects
+	s.depth = max(s.depth, o.depth)
+	s.complexity = addSat(s.complexity, o.complexity)
 }
 
-func walkFields(set ast.SelectionSet, yield func(*ast.Field) bool) bool {
+// shapeStats names the shape of an operation in its stats, where the
+// introspection gate and the limits find it analysed once.
+const shapeStats = "Shape"
+
+// shapeOf returns the shape of oc's operation, analysing it on first use.
+func shapeOf(ctx context.Context, es graphql.ExecutableSchema, oc *graphql.OperationContext) shape {
+	if s, ok := oc.Stats.GetExtension(shapeStats).(shape); ok {
+		return s
+	}
+	s := analyse(ctx, es, oc.Operation, oc.Variables)
+	oc.Stats.SetExtension(shapeStats, s)
+	return s
+}
+
+// analyse measures op in one walk of its document, fragments expanded in
+// the counts but each analysed once, by name, whatever the number of its
+// spreads: fragments that spread each other sixteen times over expand
+// exponentially, and walking each spread would take hours over a document
+// of a kilobyte. Counts saturate at math.MaxInt. Validation has refused
+// fragment cycles; a cycle found anyway counts for nothing.
+func analyse(ctx context.Context, es graphql.ExecutableSchema, op *ast.OperationDefinition, vars map[string]any) shape {
+	a := analyser{ctx: ctx, es: es, schema: es.Schema(), vars: vars, fragments: map[string]shape{}}
+	return a.selectionSet(op.SelectionSet)
+}
+
+type analyser struct {
+	ctx    context.Context
+	es     graphql.ExecutableSchema
+	schema *ast.Schema
+	vars   map[string]any
+	// fragments holds the shape of each fragment analysed, by name.
+	fragments map[string]shape
+}
+
+func (a *analyser) selectionSet(set ast.SelectionSet) shape {
+	var s shape
 	for _, sel := range set {
-		switch s := sel.(type) {
+		switch sel := sel.(type) {
 		case *ast.Field:
-			if !yield(s) {
-				return false
-			}
+			s.add(a.field(sel))
 		case *ast.InlineFragment:
-			if !walkFields(s.SelectionSet, yield) {
-				return false
-			}
+			s.add(a.selectionSet(sel.SelectionSet))
 		case *ast.FragmentSpread:
-			if s.Definition != nil && !walkFields(s.Definition.SelectionSet, yield) {
-				return false
-			}
+			s.add(a.fragment(sel))
 		}
 	}
-	return true
+	return s
+}
+
+func (a *analyser) fragment(spread *ast.FragmentSpread) shape {
+	if s, ok := a.fragments[spread.Name]; ok {
+		return s
+	}
+	if spread.Definition == nil {
+		return shape{}
+	}
+	a.fragments[spread.Name] = shape{} // what a cycle back to it counts
+	s := a.selectionSet(spread.Definition.SelectionSet)
+	a.fragments[spread.Name] = s
+	return s
+}
+
+// field is the shape of f as a selection: one field, and its own
+// selections' depth and complexity as gqlgen's complexity walker counts
+// them (github.com/99designs/gqlgen/complexity).
+func (a *analyser) field(f *ast.Field) shape {
+	s := shape{rootFields: 1, introspects: isIntrospection(f)}
+	var typ *ast.Definition
+	if f.Definition != nil {
+		typ = a.schema.Types[f.Definition.Type.Name()]
+	}
+	if typ != nil && typ.Name == "__Schema" {
+		return s
+	}
+	var child shape
+	if typ == nil || typ.Kind == ast.Object || typ.Kind == ast.Interface || typ.Kind == ast.Union {
+		child = a.selectionSet(f.SelectionSet)
+	}
+	if !s.introspects {
+		s.depth = addSat(1, child.depth)
+	}
+	s.complexity = a.complexity(f, child.complexity)
+	return s
+}
+
+// complexity is f's as gqlgen computes it, given that of its selections:
+// the schema's complexity function for the field when it has one that
+// says at least 1, else 1 plus child; on an interface, the costliest of
+// its types'.
+func (a *analyser) complexity(f *ast.Field, child int) int {
+	if f.ObjectDefinition == nil {
+		return addSat(1, child)
+	}
+	args := f.ArgumentMap(a.vars)
+	if f.ObjectDefinition.Kind != ast.Interface {
+		return a.fieldComplexity(f.ObjectDefinition, f.Name, child, args)
+	}
+	worst := 0
+	for _, t := range a.schema.GetPossibleTypes(f.ObjectDefinition) {
+		worst = max(worst, a.fieldComplexity(t, f.Name, child, args))
+	}
+	return worst
+}
+
+func (a *analyser) fieldComplexity(on *ast.Definition, field string, child int, args map[string]any) int {
+	if c, ok := a.es.Complexity(a.ctx, on.Name, field, child, args); ok && c >= 1 {
+		return c
+	}
+	return addSat(1, child)
+}
+
+// addSat adds counts a and b, at least 0 each, saturating at math.MaxInt.
+func addSat(a, b int) int {
+	if a > math.MaxInt-b {
+		return math.MaxInt
+	}
+	return a + b
 }
 
 // isIntrospection reports whether f asks __schema or __type.
 func isIntrospection(f *ast.Field) bool {
 	return f.Name == "__schema" || f.Name == "__type"
-}
-
-// depth is how deep the fields of set nest, fragments expanded, counted no
-// further than stop. Introspection (__schema, __type) is left to the
-// complexity limit: tools' introspection queries nest deeper than any
-// operation on our types needs to.
-func depth(set ast.SelectionSet, stop int) int {
-	if stop <= 0 {
-		return 0
-	}
-	deepest := 0
-	for _, sel := range set {
-		var d int
-		switch s := sel.(type) {
-		case *ast.Field:
-			if isIntrospection(s) {
-				continue
-			}
-			d = 1 + depth(s.SelectionSet, stop-1)
-		case *ast.InlineFragment:
-			d = depth(s.SelectionSet, stop)
-		case *ast.FragmentSpread:
-			if s.Definition != nil {
-				d = depth(s.Definition.SelectionSet, stop)
-			}
-		}
-		deepest = max(deepest, d)
-	}
-	return deepest
 }
 
 func refusal(code, format string, args ...any) *gqlerror.Error {

@@ -149,13 +149,18 @@ func endSpan(span trace.Span, resp *graphql.Response) {
 	span.End()
 }
 
-// label is the operation label of op.
+// label is the operation label of op. It walks each fragment once,
+// however often it is spread: a second walk finds no root field the first
+// did not, and walking every spread of fragments that spread each other
+// sixteen times over would take hours over a document of a kilobyte, on
+// requests the limits refuse too.
 func (g *GraphQL) label(op *ast.OperationDefinition) string {
 	if op == nil {
 		return OperationInvalid
 	}
 	name := ""
 	introspection := true
+	walked := map[string]bool{}
 	var walk func(ast.SelectionSet) bool
 	walk = func(set ast.SelectionSet) bool {
 		for _, sel := range set {
@@ -174,7 +179,11 @@ func (g *GraphQL) label(op *ast.OperationDefinition) string {
 					return false
 				}
 			case *ast.FragmentSpread:
-				if s.Definition != nil && !walk(s.Definition.SelectionSet) {
+				if s.Definition == nil || walked[s.Name] {
+					continue
+				}
+				walked[s.Name] = true
+				if !walk(s.Definition.SelectionSet) {
 					return false
 				}
 			}

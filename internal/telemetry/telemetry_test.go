@@ -5,7 +5,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,10 +52,7 @@ func TestOperationLabel(t *testing.T) {
 		{`{ somethingNew }`, OperationOther},
 	}
 	for _, tt := range tests {
-		doc, err := parser.ParseQuery(&ast.Source{Input: tt.doc})
-		if err != nil {
-			t.Fatalf("parsing %q: %v", tt.doc, err)
-		}
+		doc := parseLinked(t, tt.doc)
 		if got := g.label(doc.Operations[0]); got != tt.want {
 			t.Errorf("label(%q) = %q, want %q", tt.doc, got, tt.want)
 		}
@@ -61,6 +60,70 @@ func TestOperationLabel(t *testing.T) {
 	if got := g.label(nil); got != OperationInvalid {
 		t.Errorf("label(nil) = %q, want %q", got, OperationInvalid)
 	}
+}
+
+// TestOperationLabelFragmentFanOut labels documents whose fragments spread
+// each other sixteen times over, twenty deep: more spreads than an int
+// counts. The bound is for liveness only: walking every spread would take
+// hours.
+func TestOperationLabelFragmentFanOut(t *testing.T) {
+	g := newExtension(t)
+	tests := []struct{ name, typ, leaf, want string }{
+		{"one root field", "Query", "me { id }", "me"},
+		{"introspection", "Query", "__typename", OperationIntrospection},
+		{"two root fields in the last", "Query", `me { id } validateToken(token: "") { valid }`, OperationMultiple},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			b.WriteString("{ ...f0 }")
+			for i := range 20 {
+				fmt.Fprintf(&b, " fragment f%d on %s {%s }", i, tt.typ, strings.Repeat(fmt.Sprintf(" ...f%d", i+1), 16))
+			}
+			fmt.Fprintf(&b, " fragment f20 on %s { %s }", tt.typ, tt.leaf)
+			op := parseLinked(t, b.String()).Operations[0]
+			done := make(chan string, 1)
+			go func() { done <- g.label(op) }()
+			select {
+			case got := <-done:
+				if got != tt.want {
+					t.Errorf("label(fan-out to %q) = %q, want %q", tt.leaf, got, tt.want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("label(fan-out): no answer within 10s")
+			}
+		})
+	}
+}
+
+// parseLinked parses doc and points its fragment spreads at their
+// fragments, as validation does.
+func parseLinked(t *testing.T, doc string) *ast.QueryDocument {
+	t.Helper()
+	qd, err := parser.ParseQuery(&ast.Source{Input: doc})
+	if err != nil {
+		t.Fatalf("parsing %q: %v", doc, err)
+	}
+	var link func(ast.SelectionSet)
+	link = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				link(s.SelectionSet)
+			case *ast.InlineFragment:
+				link(s.SelectionSet)
+			case *ast.FragmentSpread:
+				s.Definition = qd.Fragments.ForName(s.Name)
+			}
+		}
+	}
+	for _, op := range qd.Operations {
+		link(op.SelectionSet)
+	}
+	for _, f := range qd.Fragments {
+		link(f.SelectionSet)
+	}
+	return qd
 }
 
 func TestLogHandlerAddsRequestAndTraceIDs(t *testing.T) {
