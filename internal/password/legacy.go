@@ -56,7 +56,7 @@ const (
 	// the cost 12 of Flask-Bcrypt and passlib.
 	MaxBcryptCost = 15
 	// MaxWerkzeugSaltLen bounds a Werkzeug salt's length in bytes.
-	// Werkzeug 2.x and 3.x make 16 characters unless told otherwise.
+	// Werkzeug 2.2 and 3.1 make 16 characters unless told otherwise.
 	MaxWerkzeugSaltLen = 128
 )
 
