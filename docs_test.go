@@ -101,13 +101,6 @@ func readSchema(t *testing.T) *ast.SchemaDocument {
 	return doc
 }
 
-// pendingDocs are documents that other work generates and that links may
-// name before they land. Once such a file exists, its links are checked
-// like any other.
-var pendingDocs = map[string]string{
-	"docs/settings.md": "the settings table generated from internal/config",
-}
-
 // TestDocsLinks checks every relative link and image of README.md,
 // docs/*.md and k8s/README.md: it must stay inside the repository, name a
 // file or directory that exists, and, when it names a heading of a
@@ -151,10 +144,6 @@ func TestDocsLinks(t *testing.T) {
 				}
 				info, err := os.Stat(filepath.FromSlash(target))
 				if errors.Is(err, fs.ErrNotExist) {
-					if why, ok := pendingDocs[target]; ok {
-						t.Logf("%s: %s is %s, not there yet", where, target, why)
-						continue
-					}
 					t.Errorf("%s: %s does not exist", where, target)
 					continue
 				}
