@@ -11,12 +11,14 @@ import (
 	"encoding/pem"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/latchkey/latchkey/internal/testdb"
 )
 
 // claimsOf decodes the payload of a JWT without verifying it.
@@ -153,7 +155,8 @@ func TestForgedTokensRefused(t *testing.T) {
 
 func TestSharedSecretTokens(t *testing.T) {
 	const secret = "a shared secret of at least thirty-two bytes"
-	s := startServer(t, testEnv("sqlite://:memory:", "JWT_SECRET_KEY", secret, "JWT_ISSUER", "https://auth.example.com"))
+	// No leeway, so that a token expiring this second is expired.
+	s := startServer(t, testEnv("sqlite://:memory:", "JWT_SECRET_KEY", secret, "JWT_ISSUER", "https://auth.example.com", "JWT_CLOCK_SKEW", "0s"))
 	p := s.register(t, uniqueEmail(t, "hs"))
 	if h := headerOf(t, p.AccessToken); h["alg"] != "HS256" || h["kid"] == nil {
 		t.Errorf("header = %v, want HS256 with a kid", h)
@@ -176,6 +179,7 @@ func TestSharedSecretTokens(t *testing.T) {
 		change(c)
 		tok := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
 		tok.Header["kid"] = kid
+		tok.Header["typ"] = "at+jwt"
 		out, err := tok.SignedString([]byte(secret))
 		if err != nil {
 			t.Fatal(err)
@@ -191,6 +195,12 @@ func TestSharedSecretTokens(t *testing.T) {
 		{"wrong aud", forge(func(c jwt.MapClaims) { c["aud"] = []string{"elsewhere"} }), "invalid", "invalid_claims"},
 		{"wrong iss", forge(func(c jwt.MapClaims) { c["iss"] = "https://evil.example.com" }), "invalid", "invalid_claims"},
 		{"nbf in the future", forge(func(c jwt.MapClaims) { c["nbf"] = now.Add(time.Hour).Unix() }), "invalid", "invalid_claims"},
+		{"signed with the secret for another purpose (typ JWT)", func() string {
+			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsOf(t, p.AccessToken))
+			tok.Header["kid"] = kid
+			out, _ := tok.SignedString([]byte(secret))
+			return out
+		}(), "invalid", "invalid_claims"},
 		{"other secret", func() string {
 			tok := jwt.NewWithClaims(jwt.SigningMethodHS256, claimsOf(t, p.AccessToken))
 			tok.Header["kid"] = kid
@@ -333,4 +343,29 @@ func TestBadConfigurationStopsStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUserAgentNotUTF8 logs in with a User-Agent of bytes that are no
+// UTF-8, which PostgreSQL's text refuses: the login succeeds and the
+// session keeps the agent with the bad bytes replaced.
+func TestUserAgentNotUTF8(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		s := startServer(t, testEnv(uri))
+		email := uniqueEmail(t, "agent")
+		s.register(t, email)
+		r := s.loginAs(t, map[string]string{"User-Agent": "Mozilla/5.0 \xff\xfe (\xc3)"}, email, testPassword)
+		var p payload
+		r.field(t, "login", &p)
+		var list []sessionData
+		s.post(t, p.AccessToken, sessionsDoc, nil).field(t, "sessions", &list)
+		var agents []string
+		for _, sess := range list {
+			if sess.UserAgent != nil {
+				agents = append(agents, *sess.UserAgent)
+			}
+		}
+		if want := "Mozilla/5.0 \uFFFD (\uFFFD)"; !slices.Contains(agents, want) {
+			t.Errorf("session user agents = %q, want one %q", agents, want)
+		}
+	})
 }

@@ -269,9 +269,9 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
 	}, auth.Limits{
 		LoginAccount:    auth.Backoff{Max: t.LoginMaxFailures, Lockout: t.LoginLockout, MaxLockout: t.LoginMaxLockout},
-		KnownAddressTTL: 30 * 24 * time.Hour,
+		KnownAddressTTL: t.LoginKnownAddressTTL,
 		LoginAddress:    rate(t.Login),
-		PasswordSession: auth.Limit{Max: 5, Window: 15 * time.Minute},
+		PasswordSession: rate(t.PasswordCheck),
 		Register:        rate(t.Register),
 		RefreshAddress:  rate(t.Refresh),
 		ValidateAddress: rate(t.Validate),

@@ -139,9 +139,11 @@ func (s *Service) withTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
 	return database.WithTx(ctx, s.db, fn)
 }
 
-// truncated returns s cut to at most n bytes on a rune boundary, or nil for
-// an empty s.
+// truncated returns s made valid UTF-8 (a header may carry any bytes,
+// which PostgreSQL's text refuses) and cut to at most n bytes on a rune
+// boundary, or nil for an empty s.
 func truncated(s string, n int) *string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if s == "" {
 		return nil
 	}

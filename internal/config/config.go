@@ -42,6 +42,7 @@ type Config struct {
 	JWTClaimsNamespace       string         // JWT_CLAIMS_NAMESPACE
 	JWTIssuer                string         // JWT_ISSUER
 	JWTAudience              string         // JWT_AUDIENCE
+	JWTClockSkew             time.Duration  // JWT_CLOCK_SKEW
 	AccessTokenTTL           time.Duration  // ACCESS_TOKEN_TTL
 	RefreshTokenTTL          time.Duration  // REFRESH_TOKEN_TTL: a session's idle lifetime
 	SessionMaxAge            time.Duration  // SESSION_MAX_AGE: a session's absolute lifetime
@@ -112,14 +113,15 @@ type Database struct {
 }
 
 // SQLiteDSN is the modernc.org/sqlite data source of Path: foreign keys on
-// and, for a file, write-ahead logging.
+// and, for a file, write-ahead logging with every commit synced to disk, so
+// that a revocation survives a power cut.
 func (d Database) SQLiteDSN() string {
 	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if d.Path == ":memory:" {
 		return "file::memory:?" + params
 	}
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(d.Path) +
-		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)"
+		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
 }
 
 // PasswordHash holds the argon2id cost and how many hashes may run at once.
@@ -138,10 +140,13 @@ type Throttle struct {
 	LoginMaxFailures int           // LOGIN_MAX_FAILURES; 0 turns the account throttle off
 	LoginLockout     time.Duration // LOGIN_LOCKOUT
 	LoginMaxLockout  time.Duration // LOGIN_MAX_LOCKOUT
-	Login            RateLimit     // RATE_LIMIT_LOGIN: failed logins per address
-	Register         RateLimit     // RATE_LIMIT_REGISTER
-	Refresh          RateLimit     // RATE_LIMIT_REFRESH: unknown refresh tokens per address
-	Validate         RateLimit     // RATE_LIMIT_VALIDATE: forged tokens per address
+	// LoginKnownAddressTTL is LOGIN_KNOWN_ADDRESS_TTL.
+	LoginKnownAddressTTL time.Duration
+	Login                RateLimit // RATE_LIMIT_LOGIN: failed logins per address
+	PasswordCheck        RateLimit // RATE_LIMIT_PASSWORD_CHECK: wrong current passwords per session
+	Register             RateLimit // RATE_LIMIT_REGISTER
+	Refresh              RateLimit // RATE_LIMIT_REFRESH: unknown refresh tokens per address
+	Validate             RateLimit // RATE_LIMIT_VALIDATE: forged tokens per address
 }
 
 // RateLimit is at most Max events per Window; zero Max is no limit.

@@ -58,9 +58,14 @@ var settings = []setting{
 		field:   func(c *Config) field { return (*databaseValue)(&c.Database) },
 	},
 	{
-		name: "DATABASE_MAX_CONNS", def: "10", meaning: "most open PostgreSQL connections of one process, >= 1",
+		name: "DATABASE_MAX_CONNS", def: "10", meaning: "most open PostgreSQL connections of one process, >= 2 (the migration lock holds one while another migrates)",
 		field: func(c *Config) field { return (*intValue)(&c.Database.MaxConns) },
-		check: func(c Config) error { return atLeast(c.Database.MaxConns, 1) },
+		check: func(c Config) error {
+			if c.Database.Dialect == "postgres" {
+				return atLeast(c.Database.MaxConns, 2)
+			}
+			return atLeast(c.Database.MaxConns, 1)
+		},
 	},
 	{
 		name: "DEBUG", def: "true", meaning: "development mode (true or false); false enforces a production signing key",
@@ -134,6 +139,16 @@ var settings = []setting{
 	{
 		name: "JWT_AUDIENCE", def: "api", meaning: "aud claim of the tokens",
 		field: func(c *Config) field { return (*stringValue)(&c.JWTAudience) },
+	},
+	{
+		name: "JWT_CLOCK_SKEW", def: "1s", meaning: "leeway on exp and nbf when the service checks a token, for replicas whose clocks drift; 0..60s",
+		field: func(c *Config) field { return (*durationValue)(&c.JWTClockSkew) },
+		check: func(c Config) error {
+			if c.JWTClockSkew < 0 || c.JWTClockSkew > time.Minute {
+				return fmt.Errorf("%v must be between 0s and 1m0s", c.JWTClockSkew)
+			}
+			return nil
+		},
 	},
 	{
 		name: "ACCESS_TOKEN_TTL", def: "15m", meaning: "access-token lifetime, > 0",
@@ -257,8 +272,17 @@ var settings = []setting{
 		},
 	},
 	{
+		name: "LOGIN_KNOWN_ADDRESS_TTL", def: "720h", meaning: "how long after a successful login its client address keeps a budget of its own for the account, outside the account-wide lock; 0: off",
+		field: func(c *Config) field { return (*durationValue)(&c.Throttle.LoginKnownAddressTTL) },
+		check: func(c Config) error { return atLeast(c.Throttle.LoginKnownAddressTTL, 0) },
+	},
+	{
 		name: "RATE_LIMIT_LOGIN", def: "50/15m", meaning: "failed logins per client address: N/window, or 0 for none",
 		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.Login) },
+	},
+	{
+		name: "RATE_LIMIT_PASSWORD_CHECK", def: "5/15m", meaning: "wrong current passwords per session (changePassword): N/window, or 0 for none",
+		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.PasswordCheck) },
 	},
 	{
 		name: "RATE_LIMIT_REGISTER", def: "20/1h", meaning: "registrations per client address: N/window, or 0 for none",

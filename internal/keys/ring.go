@@ -54,6 +54,7 @@ func New(ctx context.Context, cfg config.Config, client *ent.Client, logger *slo
 		Audience:        cfg.JWTAudience,
 		TTL:             cfg.AccessTokenTTL,
 		ClaimsNamespace: cfg.JWTClaimsNamespace,
+		Leeway:          cfg.JWTClockSkew,
 	}
 	if kr.reloadable() {
 		opts.Reload = kr.reloadUnknown

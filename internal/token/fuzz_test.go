@@ -157,7 +157,7 @@ func FuzzParse(f *testing.F) {
 		seeds = append(seeds, tok, tok[:len(tok)/2], tok[:len(tok)-1], tok+".", strings.ReplaceAll(tok, ".", ".\n"))
 		for _, alg := range []string{"none", "HS256", "RS256", "PS256", "ES256", "ES384", "EdDSA"} {
 			for _, k := range keys {
-				seeds = append(seeds, reheader(f, tok, map[string]any{"alg": alg, "kid": k.id, "typ": "JWT"}))
+				seeds = append(seeds, reheader(f, tok, map[string]any{"alg": alg, "kid": k.id, "typ": "at+jwt"}))
 			}
 		}
 	}
@@ -175,7 +175,7 @@ func FuzzParse(f *testing.F) {
 func FuzzClaims(f *testing.F) {
 	i, keys := fuzzIssuer(f)
 	header := func(k Key) []byte {
-		b, _ := json.Marshal(map[string]any{"alg": k.alg, "kid": k.id, "typ": "JWT"})
+		b, _ := json.Marshal(map[string]any{"alg": k.alg, "kid": k.id, "typ": "at+jwt"})
 		return b
 	}
 	payload := func(change func(jwt.MapClaims)) []byte {

@@ -107,6 +107,7 @@ func forge(t testing.TB, method jwt.SigningMethod, key any, kid string, change f
 		change(c)
 	}
 	tok := jwt.NewWithClaims(method, c)
+	tok.Header["typ"] = accessTokenType
 	if kid != "" {
 		tok.Header["kid"] = kid
 	}

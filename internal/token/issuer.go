@@ -48,6 +48,9 @@ type Options struct {
 	// key (e.g. "https://hasura.io/jwt/claims"): x-hasura-user-id,
 	// x-hasura-default-role and x-hasura-allowed-roles.
 	ClaimsNamespace string
+	// Leeway is the clock skew Parse allows on exp and nbf, for replicas
+	// whose clocks drift apart.
+	Leeway time.Duration
 	// Reload, when not nil, is called when a token names a kid the Issuer
 	// does not know; if it returns true (it changed the keys with SetKeys),
 	// the token is checked once more. It limits its own rate.
@@ -63,6 +66,7 @@ type Issuer struct {
 	ttl       time.Duration
 	now       func() time.Time
 	namespace string
+	leeway    time.Duration
 	reload    func() bool
 	keys      atomic.Pointer[keySet]
 }
@@ -103,6 +107,7 @@ func NewIssuer(opts Options, signing Key, verify ...Key) (*Issuer, error) {
 		ttl:       opts.TTL,
 		now:       opts.Now,
 		namespace: opts.ClaimsNamespace,
+		leeway:    opts.Leeway,
 		reload:    opts.Reload,
 	}
 	if i.now == nil {
@@ -161,7 +166,7 @@ func (i *Issuer) SetKeys(signing Key, verify ...Key) error {
 		jwt.WithValidMethods(algs),
 		jwt.WithStrictDecoding(),
 		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(0),
+		jwt.WithLeeway(i.leeway),
 		jwt.WithIssuer(i.issuer),
 		jwt.WithAudience(i.audience),
 		jwt.WithTimeFunc(i.now),
@@ -243,6 +248,8 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 		return claims, nil
 	case errors.Is(err, errUnknownKey):
 		return nil, refuse(reasonUnknownKey, err)
+	case errors.Is(err, errNotAccessToken):
+		return nil, refuse(reasonInvalidClaims, err)
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, refuse(reasonMalformed, err)
 	case errors.Is(err, jwt.ErrTokenInvalidClaims):
@@ -259,13 +266,22 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 func (i *Issuer) parse(token string) (*Claims, error) {
 	ks := i.keys.Load()
 	claims := &Claims{}
-	_, err := ks.parser.ParseWithClaims(token, claims, ks.key)
+	t, err := ks.parser.ParseWithClaims(token, claims, ks.key)
+	if err == nil {
+		// A token whose signature verifies but whose typ is not an access
+		// token's (RFC 9068) is no access token: a JWT signed with a shared
+		// secret for another purpose, say.
+		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+			err = fmt.Errorf("%w: %q", errNotAccessToken, typ)
+		}
+	}
 	return claims, err
 }
 
 var (
-	errUnknownKey   = errors.New("unknown kid")
-	errAlgorithmKey = errors.New("algorithm is not the key's")
+	errUnknownKey     = errors.New("unknown kid")
+	errAlgorithmKey   = errors.New("algorithm is not the key's")
+	errNotAccessToken = errors.New("typ is not at+jwt")
 )
 
 // key finds the verification key of t by its kid and pins the algorithm to

@@ -140,11 +140,30 @@ func TestParseRefusesForgeries(t *testing.T) {
 	}
 	expired := func(c jwt.MapClaims) { c["exp"] = testNow.Unix() }
 	parts := strings.Split(valid, ".")
+	// typed signs the valid claims with our key under the typ header typ
+	// (none when typ is nil): a JWT of ours made for another purpose.
+	typed := func(typ any) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, validClaims())
+		tok.Header["kid"] = es.ID()
+		if typ == nil {
+			delete(tok.Header, "typ")
+		} else {
+			tok.Header["typ"] = typ
+		}
+		s, err := tok.SignedString(es.private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 
 	for _, tc := range []struct {
 		name, token, reason string
 	}{
 		{"alg none", none(es.ID()), reasonBadSignature},
+		{"typ JWT, signed by our key", typed("JWT"), reasonInvalidClaims},
+		{"no typ, signed by our key", typed(nil), reasonInvalidClaims},
+		{"typ not a string", typed(7), reasonInvalidClaims},
 		{"alg none without signature or kid", strings.TrimSuffix(none(""), "."), reasonMalformed},
 		{"alg None", segment(t, map[string]any{"alg": "None", "kid": es.ID()}) + "." + parts[1] + ".", reasonBadSignature},
 		{"HS256 with the ES256 public key as PEM", forge(t, jwt.SigningMethodHS256, publicPEM(es), es.ID(), nil), reasonBadSignature},
@@ -155,7 +174,7 @@ func TestParseRefusesForgeries(t *testing.T) {
 		{"RS256 under the ES256 kid", forge(t, jwt.SigningMethodRS256, rs.private, es.ID(), nil), reasonBadSignature},
 		{"ES256 under the RS256 kid", forge(t, jwt.SigningMethodES256, es.private, rs.ID(), nil), reasonBadSignature},
 		{"tampered payload", withPayload(t, valid, func(c map[string]any) { c["roles"] = []string{"user", "admin"} }), reasonBadSignature},
-		{"tampered header", segment(t, map[string]any{"alg": "ES256", "kid": es.ID(), "typ": "JWT", "x": 1}) + "." + parts[1] + "." + parts[2], reasonBadSignature},
+		{"tampered header", segment(t, map[string]any{"alg": "ES256", "kid": es.ID(), "typ": "at+jwt", "x": 1}) + "." + parts[1] + "." + parts[2], reasonBadSignature},
 		{"signature of another token", parts[0] + "." + parts[1] + "." + strings.Split(forge(t, jwt.SigningMethodES256, es.private, es.ID(), nil), ".")[2], reasonBadSignature},
 		{"no signature", parts[0] + "." + parts[1] + ".", reasonBadSignature},
 		{"another key under our kid", forge(t, jwt.SigningMethodES256, other, es.ID(), nil), reasonBadSignature},
@@ -204,6 +223,55 @@ func TestParseRefusesForgeries(t *testing.T) {
 				t.Errorf("Reason(Parse(%q)) = %q, want %q (error %v)", tc.token, r, tc.reason, err)
 			}
 		})
+	}
+}
+
+// TestParseTyp accepts both spellings of the access-token type, in any
+// case (RFC 9068 and RFC 8725 compare media types case-insensitively).
+func TestParseTyp(t *testing.T) {
+	t.Parallel()
+	es := keysFor(t)["ES256"]
+	i := newTestIssuer(t, testNow, es)
+	for _, typ := range []string{"at+jwt", "AT+JWT", "application/at+jwt"} {
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, validClaims())
+		tok.Header["kid"], tok.Header["typ"] = es.ID(), typ
+		s, err := tok.SignedString(es.private)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.Parse(s); err != nil {
+			t.Errorf("Parse(typ %q) = %v, want accepted", typ, err)
+		}
+	}
+}
+
+// TestParseLeeway checks JWT_CLOCK_SKEW: a replica whose clock runs ahead
+// or behind by less than the leeway accepts a token, by more refuses it.
+func TestParseLeeway(t *testing.T) {
+	t.Parallel()
+	es := keysFor(t)["ES256"]
+	tok, _, err := newTestIssuer(t, testNow, es).Issue(testSubject, testSession, testEmail, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp := testNow.Add(testTTL)
+	for _, tc := range []struct {
+		name string
+		now  time.Time
+		want error
+	}{
+		{"half a second after exp", exp.Add(500 * time.Millisecond), nil},
+		{"two seconds after exp", exp.Add(2 * time.Second), ErrExpired},
+		{"half a second before nbf", testNow.Add(-500 * time.Millisecond), nil},
+		{"two seconds before nbf", testNow.Add(-2 * time.Second), ErrInvalid},
+	} {
+		i, err := NewIssuer(Options{Issuer: testIssuer, Audience: testAudience, TTL: testTTL, Now: at(tc.now), Leeway: time.Second}, es)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := i.Parse(tok); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+			t.Errorf("%s: Parse with a 1s leeway = %v, want %v", tc.name, err, tc.want)
+		}
 	}
 }
 

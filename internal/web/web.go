@@ -109,18 +109,17 @@ func healthz(w http.ResponseWriter, _ *http.Request) {
 
 // openIDConfiguration serves the OpenID Connect discovery document, the
 // part of it that verifiers read: the issuer, where its keys are, and their
-// algorithms.
+// algorithms. The keys' address comes from the configured issuer, never
+// from the request's Host header, which a client chooses; an issuer that
+// is no http(s) URL has no discovery document (OpenID Connect Discovery
+// requires one that is).
 func openIDConfiguration(cfg config.Config, issuer *token.Issuer) http.HandlerFunc {
+	isURL := strings.HasPrefix(cfg.JWTIssuer, "https://") || strings.HasPrefix(cfg.JWTIssuer, "http://")
+	jwksURI := strings.TrimSuffix(cfg.JWTIssuer, "/") + JWKSPath
 	return func(w http.ResponseWriter, r *http.Request) {
-		jwksURI := strings.TrimSuffix(cfg.JWTIssuer, "/") + JWKSPath
-		if !strings.HasPrefix(cfg.JWTIssuer, "https://") && !strings.HasPrefix(cfg.JWTIssuer, "http://") {
-			// The issuer is no URL: point at this service as the client
-			// reached it.
-			scheme := "http"
-			if r.TLS != nil {
-				scheme = "https"
-			}
-			jwksURI = scheme + "://" + r.Host + JWKSPath
+		if !isURL {
+			http.Error(w, "no discovery document: JWT_ISSUER is not an http(s) URL; the keys are at "+JWKSPath, http.StatusNotFound)
+			return
 		}
 		var algs []string
 		for _, k := range issuer.JWKS().Keys {
