@@ -200,6 +200,7 @@ func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *
 			MaxDepth:      cfg.MaxDepth,
 			MaxRootFields: cfg.MaxRootFields,
 			MaxQueryBytes: cfg.MaxQueryBytes,
+			MaxEntities:   cfg.MaxEntities,
 			Logger:        logger,
 			Extensions:    []graphql.HandlerExtension{telemetry.NewGraphQL(metrics, tp)},
 		})),

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -14,8 +15,9 @@ import (
 // be a User's, by id. It runs before the generated code reads the
 // representations, so a malformed one gets BAD_USER_INPUT rather than
 // that code's internal errors, and an unauthenticated caller learns
-// nothing from how its representations are read.
-func entitiesGuard(svc *auth.Service) graphql.FieldMiddleware {
+// nothing from how its representations are read. More than maxReps
+// representations are refused as BAD_USER_INPUT.
+func entitiesGuard(svc *auth.Service, maxReps int) graphql.FieldMiddleware {
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
 		if fc == nil || fc.Object != "Query" || fc.Field.Name != "_entities" {
@@ -26,6 +28,9 @@ func entitiesGuard(svc *auth.Service) graphql.FieldMiddleware {
 			return nil, err
 		}
 		reps, _ := fc.Args["representations"].([]map[string]any)
+		if len(reps) > maxReps {
+			return nil, &auth.ValidationError{Field: "representations", Message: fmt.Sprintf("at most %d per request", maxReps)}
+		}
 		for _, rep := range reps {
 			if _, ok := rep["id"].(string); !ok || rep["__typename"] != "User" {
 				return nil, errRepresentations

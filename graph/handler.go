@@ -23,6 +23,8 @@ type Options struct {
 	MaxDepth      int
 	MaxRootFields int
 	MaxQueryBytes int
+	// MaxEntities bounds the representations of one _entities call.
+	MaxEntities int
 	// Logger receives internal errors and panics.
 	Logger *slog.Logger
 	// Extensions are used before any other, so that they see every
@@ -50,7 +52,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 		maxRootFields: opts.MaxRootFields,
 		maxComplexity: opts.MaxComplexity,
 	})
-	srv.AroundFields(entitiesGuard(svc))
+	srv.AroundFields(entitiesGuard(svc, opts.MaxEntities))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	return srv

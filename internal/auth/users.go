@@ -27,11 +27,13 @@ func (s *Service) Users(ctx context.Context, ids []string, withSessions bool) ([
 	}
 	out := make([]*ent.User, len(ids))
 	parsed := make([]uuid.UUID, len(ids)) // uuid.Nil where the id is no UUID
+	seen := make(map[uuid.UUID]bool, len(ids))
 	var uids []uuid.UUID
 	for i, id := range ids {
 		if uid, err := uuid.Parse(id); err == nil {
 			parsed[i] = uid
-			if !slices.Contains(uids, uid) {
+			if !seen[uid] {
+				seen[uid] = true
 				uids = append(uids, uid)
 			}
 		}

@@ -57,6 +57,7 @@ type Config struct {
 	MaxQueryBytes            int            // MAX_QUERY_BYTES
 	MaxDepth                 int            // MAX_QUERY_DEPTH
 	MaxRootFields            int            // MAX_ROOT_FIELDS
+	MaxEntities              int            // MAX_ENTITIES
 	RequestTimeout           time.Duration  // REQUEST_TIMEOUT
 	Throttle                 Throttle       // LOGIN_* and RATE_LIMIT_*
 	ShutdownTimeout          time.Duration  // SHUTDOWN_TIMEOUT

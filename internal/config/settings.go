@@ -242,6 +242,11 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.MaxDepth, 1) },
 	},
 	{
+		name: "MAX_ENTITIES", def: "1000", meaning: "representations of one federation _entities call, >= 1",
+		field: func(c *Config) field { return (*intValue)(&c.MaxEntities) },
+		check: func(c Config) error { return atLeast(c.MaxEntities, 1) },
+	},
+	{
 		name: "MAX_ROOT_FIELDS", def: "20", meaning: "root fields of one operation, aliases included, >= 1",
 		field: func(c *Config) field { return (*intValue)(&c.MaxRootFields) },
 		check: func(c Config) error { return atLeast(c.MaxRootFields, 1) },
