@@ -317,3 +317,46 @@ func fragmentFanOut(size int, operation, typ, leaf string) string {
 		b.WriteString(next)
 	}
 }
+
+// introspectionQuery is graphql-js's getIntrospectionQuery with every
+// option on, as GraphiQL and codegen tools send it.
+const introspectionQuery = `query IntrospectionQuery {
+  __schema {
+    description
+    queryType { name }
+    mutationType { name }
+    subscriptionType { name }
+    types { ...FullType }
+    directives { name description isRepeatable locations args(includeDeprecated: true) { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description specifiedByURL
+  fields(includeDeprecated: true) { name description args(includeDeprecated: true) { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields(includeDeprecated: true) { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue isDeprecated deprecationReason }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } } } }
+}`
+
+// TestLimitsManyFields sends a document of thousands of small fields under
+// the byte limit, whose validation costs the square of its fields: it is
+// refused by its token count before it is parsed. A full introspection
+// query, the largest document tools send, is within the limit.
+func TestLimitsManyFields(t *testing.T) {
+	s := startServer(t, testEnv(testdb.SQLiteMemory))
+	doc := "{" + strings.Repeat(" me { id }", 2500) + " }"
+	r := s.post(t, "", doc, nil)
+	wantCode(t, fmt.Sprintf("a document of 2,500 fields (%d bytes)", len(doc)), r, "QUERY_TOO_LARGE")
+
+	r = s.post(t, "", introspectionQuery, nil)
+	wantCode(t, "graphql-js's introspection query", r, "")
+	if !strings.Contains(r.Body, `"__schema"`) {
+		t.Errorf("introspection query: %s", r.Body)
+	}
+}

@@ -23,6 +23,8 @@ type Options struct {
 	MaxDepth      int
 	MaxRootFields int
 	MaxQueryBytes int
+	// MaxQueryTokens refuses documents of more tokens, before parsing.
+	MaxQueryTokens int
 	// MaxEntities bounds the representations of one _entities call.
 	MaxEntities int
 	// Logger receives internal errors and panics.
@@ -48,6 +50,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv.Use(&introspectionGate{enabled: opts.Introspection})
 	srv.Use(&shapeLimits{
 		maxBytes:      opts.MaxQueryBytes,
+		maxTokens:     opts.MaxQueryTokens,
 		maxDepth:      opts.MaxDepth,
 		maxRootFields: opts.MaxRootFields,
 		maxComplexity: opts.MaxComplexity,

@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/lexer"
 )
 
 // shapeLimits refuses operations too large, too deep, with too many root
@@ -15,8 +16,8 @@ import (
 // before it is even parsed, the rest once it is validated, from one
 // analysis of the document as written (see analyse).
 type shapeLimits struct {
-	maxBytes, maxDepth, maxRootFields, maxComplexity int
-	es                                               graphql.ExecutableSchema
+	maxBytes, maxTokens, maxDepth, maxRootFields, maxComplexity int
+	es                                                          graphql.ExecutableSchema
 }
 
 var (
@@ -34,12 +35,36 @@ func (l *shapeLimits) Validate(es graphql.ExecutableSchema) error {
 	return nil
 }
 
-// MutateOperationParameters refuses a document over maxBytes unparsed.
+// MutateOperationParameters refuses a document over maxBytes, or of more
+// than maxTokens tokens, unparsed: validation compares the fields of a
+// selection set pairwise (OverlappingFieldsCanBeMerged), so its work grows
+// with the square of a document's fields, and a document of many small
+// fields ({ me { id } me { id } ...}) costs seconds to validate within
+// the byte limit alone.
 func (l *shapeLimits) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if len(p.Query) > l.maxBytes {
 		return refusal(codeQueryTooLarge, "document of %d bytes is over the limit of %d", len(p.Query), l.maxBytes)
 	}
+	if tokensOver(p.Query, l.maxTokens) {
+		return refusal(codeQueryTooLarge, "document of more than %d tokens", l.maxTokens)
+	}
 	return nil
+}
+
+// tokensOver reports whether the document has more than limit tokens,
+// reading no further than that. A lexical error ends the count: the parser
+// reports it.
+func tokensOver(doc string, limit int) bool {
+	lex := lexer.New(&ast.Source{Input: doc})
+	for n := 0; ; n++ {
+		tok, err := lex.ReadToken()
+		if err != nil || tok.Kind == lexer.EOF {
+			return false
+		}
+		if n >= limit {
+			return true
+		}
+	}
 }
 
 // MutateOperationContext refuses an operation over maxRootFields, maxDepth

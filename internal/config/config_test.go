@@ -55,6 +55,7 @@ func defaults() Config {
 		MaxDepth:               12,
 		MaxRootFields:          20,
 		MaxEntities:            1000,
+		MaxQueryTokens:         2000,
 		RequestTimeout:         15 * time.Second,
 		JWTKeysRefreshInterval: time.Minute,
 		JWTClockSkew:           time.Second,
@@ -418,7 +419,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	got := problemVars(t, Config{}.Validate())
 	want := []string{
 		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_KEYS_REFRESH_INTERVAL", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES", "MAX_ENTITIES",
-		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_ROOT_FIELDS",
+		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_QUERY_TOKENS", "MAX_ROOT_FIELDS",
 		"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
 		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "REQUEST_TIMEOUT", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",
 	}

@@ -232,6 +232,11 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.MaxComplexity, 1) },
 	},
 	{
+		name: "MAX_QUERY_TOKENS", def: "2000", meaning: "tokens of one GraphQL document (names, punctuation, values), counted before it is parsed, >= 1",
+		field: func(c *Config) field { return (*intValue)(&c.MaxQueryTokens) },
+		check: func(c Config) error { return atLeast(c.MaxQueryTokens, 1) },
+	},
+	{
 		name: "MAX_QUERY_BYTES", def: "32768", meaning: "largest GraphQL document in bytes, >= 256",
 		field: func(c *Config) field { return (*intValue)(&c.MaxQueryBytes) },
 		check: func(c Config) error { return atLeast(c.MaxQueryBytes, 256) },
