@@ -71,6 +71,37 @@ func errorAt(r gqlResponse, path string) string {
 	return ""
 }
 
+// TestFederationServiceAuthDirectives checks the router's auth
+// directives in the subgraph SDL: left out by default, so that Apollo
+// Gateway composes Latchkey as shipped, kept with
+// FEDERATION_AUTH_DIRECTIVES=true for Apollo Router to enforce.
+func TestFederationServiceAuthDirectives(t *testing.T) {
+	sdl := func(env ...string) string {
+		s := startServer(t, testEnv(testdb.SQLiteMemory, env...))
+		var service struct{ SDL string }
+		s.post(t, "", `{ _service { sdl } }`, nil).field(t, "_service", &service)
+		return service.SDL
+	}
+	plain := sdl()
+	for _, want := range []string{`me: User @auth`, `): User @hasRole(role: "admin")`, `import: ["@key"]`} {
+		if !strings.Contains(plain, want) {
+			t.Errorf("default _service.sdl lacks %s:\n%s", want, plain)
+		}
+	}
+	if strings.Contains(plain, "authenticated") || strings.Contains(plain, "requiresScopes") {
+		t.Errorf("default _service.sdl names @authenticated or @requiresScopes:\n%s", plain)
+	}
+	full := sdl("FEDERATION_AUTH_DIRECTIVES", "true")
+	for _, want := range []string{
+		`"@authenticated", "@requiresScopes"`, `me: User @auth @authenticated`,
+		`@hasRole(role: "admin") @authenticated @requiresScopes(scopes: [["admin"]])`,
+	} {
+		if !strings.Contains(full, want) {
+			t.Errorf("_service.sdl with FEDERATION_AUTH_DIRECTIVES=true lacks %s:\n%s", want, full)
+		}
+	}
+}
+
 func TestFederationService(t *testing.T) {
 	for _, introspection := range []string{"true", "false"} {
 		t.Run("INTROSPECTION="+introspection, func(t *testing.T) {
@@ -80,8 +111,7 @@ func TestFederationService(t *testing.T) {
 			r.field(t, "_service", &service)
 			for _, want := range []string{
 				`@link(`, `"https://specs.apollo.dev/federation/v2.7"`, `type User @key(fields: "id")`,
-				`email: String! @selfOrRole(role: "admin")`, `me: User @auth @authenticated`,
-				`@hasRole(role: "admin") @authenticated @requiresScopes(scopes: [["admin"]])`,
+				`email: String! @selfOrRole(role: "admin")`,
 			} {
 				if !strings.Contains(service.SDL, want) {
 					t.Errorf("_service.sdl lacks %s:\n%s", want, service.SDL)

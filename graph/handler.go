@@ -25,6 +25,9 @@ type Options struct {
 	MaxQueryBytes int
 	// MaxQueryTokens refuses documents of more tokens, before parsing.
 	MaxQueryTokens int
+	// RouterAuthDirectives keeps @authenticated and @requiresScopes in the
+	// subgraph SDL, for Apollo Router to enforce.
+	RouterAuthDirectives bool
 	// MaxEntities bounds the representations of one _entities call.
 	MaxEntities int
 	// Logger receives internal errors and panics.
@@ -56,6 +59,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 		maxComplexity: opts.MaxComplexity,
 	})
 	srv.AroundFields(entitiesGuard(svc, opts.MaxEntities))
+	srv.AroundFields(serviceSDL(opts.RouterAuthDirectives))
 	srv.SetErrorPresenter(presentError(opts.Logger))
 	srv.SetRecoverFunc(recoverPanic(opts.Logger))
 	return srv

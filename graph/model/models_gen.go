@@ -102,8 +102,8 @@ type TokenValidation struct {
 // A person who signs in to Latchkey. Other subgraphs of a federated graph
 // extend it by `id`. Its `email`, `roles`, `lastLoginAt` and `sessions` are
 // the user's own: only the user and administrators may read them, others get
-// `FORBIDDEN`. They carry no `@authenticated`: `register` and `login` return
-// them to a caller who has no token yet.
+// `FORBIDDEN`. A router is not told to require a token for them: `register`
+// and `login` return them to a caller who has no token yet.
 type User struct {
 	// The user's id, a UUID.
 	ID string `json:"id"`

@@ -58,6 +58,7 @@ type Config struct {
 	MaxDepth                 int            // MAX_QUERY_DEPTH
 	MaxRootFields            int            // MAX_ROOT_FIELDS
 	MaxEntities              int            // MAX_ENTITIES
+	FederationAuthDirectives bool           // FEDERATION_AUTH_DIRECTIVES
 	MaxQueryTokens           int            // MAX_QUERY_TOKENS
 	RequestTimeout           time.Duration  // REQUEST_TIMEOUT
 	Throttle                 Throttle       // LOGIN_* and RATE_LIMIT_*

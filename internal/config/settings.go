@@ -181,6 +181,10 @@ var settings = []setting{
 		defaultFrom: func(c *Config) string { return strconv.FormatBool(c.Debug) },
 	},
 	{
+		name: "FEDERATION_AUTH_DIRECTIVES", def: "false", meaning: "keep @authenticated and @requiresScopes in the subgraph SDL, for Apollo Router to enforce (Apollo Gateway refuses a subgraph with them)",
+		field: func(c *Config) field { return (*boolValue)(&c.FederationAuthDirectives) },
+	},
+	{
 		name:    "CORS_ALLOWED_ORIGINS",
 		meaning: `comma-separated origins (http or https scheme://host[:port]), or "*"`,
 		field:   func(c *Config) field { return (*originsValue)(&c.CORSAllowedOrigins) },

@@ -169,6 +169,7 @@ func TestEverySettingLoads(t *testing.T) {
 		"MAX_QUERY_DEPTH":                    {"MAX_QUERY_DEPTH": "3"},
 		"MAX_ROOT_FIELDS":                    {"MAX_ROOT_FIELDS": "2"},
 		"MAX_ENTITIES":                       {"MAX_ENTITIES": "5"},
+		"FEDERATION_AUTH_DIRECTIVES":         {"FEDERATION_AUTH_DIRECTIVES": "true"},
 		"MAX_QUERY_TOKENS":                   {"MAX_QUERY_TOKENS": "50"},
 		"REQUEST_TIMEOUT":                    {"REQUEST_TIMEOUT": "1s"},
 		"LOGIN_MAX_FAILURES":                 {"LOGIN_MAX_FAILURES": "0"},
