@@ -63,6 +63,7 @@ type composition struct {
 // or a hint about Latchkey's schema, and an Apollo Gateway serves it,
 // forwarding the client's Authorization header.
 func TestApolloFederation(t *testing.T) {
+	t.Parallel()
 	npmProject(t, federationDir)
 	const secret = "a shared secret of at least thirty-two bytes"
 	latchkey := startService(t, apitest.Env(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))

@@ -113,6 +113,7 @@ func shellWords(s string) ([]string, error) {
 // static (or scratch) base, a non-root user, an exec-form entrypoint, and no
 // RUN in the final stage, which has no shell to run one.
 func TestDockerfile(t *testing.T) {
+	t.Parallel()
 	df, err := readDockerfile("../Dockerfile")
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@
 // the service's binary, built once by TestMain exactly as the Dockerfile
 // builds it, several replicas of it, PostgreSQL clusters of their own, Node
 // programs, an Apollo Gateway and Chromium. In -short mode they skip, and
-// nothing is built.
+// nothing is built. The tests that mostly wait for other programs run in
+// parallel; those that measure time or memory under load (the floods, the
+// outage, the browsers' token expiry) run first, one at a time.
 package e2e
 
 import (

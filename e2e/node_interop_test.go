@@ -53,6 +53,7 @@ func verifyWithNode(t *testing.T, dir, issuer, audience, jwksURL string, tokens 
 // npm, fetching the keys from the running service (createRemoteJWKSet), for
 // every key type; a tampered token and one for another audience fail.
 func TestNodeVerifier(t *testing.T) {
+	t.Parallel()
 	dir := npmProject(t, filepath.Join("..", "interop", "node"))
 	const issuer = "https://auth.example.com"
 	for _, alg := range []string{"ES256 database", "RS256", "ES256", "EdDSA"} {

@@ -11,6 +11,7 @@ import (
 // again on the same SQLite file: the tokens issued before still work,
 // signed with the key kept in the database.
 func TestRestartKeepsTokens(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}

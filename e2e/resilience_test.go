@@ -670,11 +670,7 @@ func TestDatabaseOutage(t *testing.T) {
 // the test ends, and a context that bounds them.
 func openPostgres(t *testing.T, uri string) (*sql.DB, context.Context) {
 	t.Helper()
-	db, err := sql.Open("pgx", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.OpenPostgres(t, uri)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return db, ctx

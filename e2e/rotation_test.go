@@ -46,6 +46,7 @@ func works(t *testing.T, s *apitest.Server, tok string) bool {
 // keep working, new tokens carry the new kid on both replicas, the retired
 // key's tokens fail everywhere, and all of it holds across a restart.
 func TestDatabaseKeyRotation(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
@@ -127,6 +128,7 @@ func TestDatabaseKeyRotation(t *testing.T) {
 // TestKeysCommandRefusals checks the keys command's answers to what it
 // cannot do.
 func TestKeysCommandRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
