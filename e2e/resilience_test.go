@@ -482,6 +482,15 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 		return time.Since(start), false
 	}
+	// turns checks that /readyz turns to want within, after what happened.
+	turns := func(want int, within time.Duration, after string) {
+		t.Helper()
+		if took, ok := waitReady(want, within); !ok {
+			t.Errorf("/readyz still not %d %v after %s", want, took, after)
+		} else {
+			t.Logf("/readyz answered %d %v after %s", want, took.Round(time.Millisecond), after)
+		}
+	}
 	// seen waits until the load has an exchange of kind what ("" for any)
 	// that started after since and that ok accepts.
 	seen := func(what string, since time.Time, ok func(exchange) bool, within time.Duration) bool {
@@ -516,32 +525,20 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	})
 	frozen := time.Now()
-	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
-		t.Errorf("/readyz still not 503 %v after PostgreSQL froze", took)
-	} else {
-		t.Logf("/readyz answered 503 %v after PostgreSQL froze", took.Round(time.Millisecond))
-	}
+	turns(http.StatusServiceUnavailable, 10*time.Second, "PostgreSQL froze")
 	if !seen("", frozen, fails, 3*requestTimeout) {
 		t.Errorf("no request begun while PostgreSQL was frozen failed within %v", 3*requestTimeout)
 	}
 	pg.thaw(t)
 	thawed = time.Now()
-	if took, ok := waitReady(http.StatusOK, 30*time.Second); !ok {
-		t.Errorf("/readyz not 200 %v after PostgreSQL thawed", took)
-	} else {
-		t.Logf("/readyz answered 200 %v after PostgreSQL thawed", took.Round(time.Millisecond))
-	}
+	turns(http.StatusOK, 30*time.Second, "PostgreSQL thawed")
 	if !seen("", thawed, succeeds, 30*time.Second) {
 		t.Errorf("no request succeeded after PostgreSQL thawed")
 	}
 	// Then one that crashes.
 	crashed := time.Now()
 	pg.crash(t)
-	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
-		t.Errorf("/readyz still not 503 %v after PostgreSQL stopped", took)
-	} else {
-		t.Logf("/readyz answered 503 %v after PostgreSQL stopped", took.Round(time.Millisecond))
-	}
+	turns(http.StatusServiceUnavailable, 10*time.Second, "PostgreSQL stopped")
 	if !seen("", crashed, fails, 10*time.Second) {
 		t.Errorf("no request begun while PostgreSQL was down failed")
 	}

@@ -301,24 +301,25 @@ func Call(c *http.Client, base, bearer, query string, vars map[string]any) (Resp
 // the test on any error.
 func (s *Server) Register(t testing.TB, email string) Payload {
 	t.Helper()
-	r := s.Post(t, "", RegisterDoc, map[string]any{"input": map[string]any{"email": email, "password": Password}})
-	if len(r.Errors) > 0 {
-		t.Fatalf("register(%q) errors: %s", email, r.Body)
-	}
-	var p Payload
-	r.Field(t, "register", &p)
-	return p
+	return s.authenticate(t, "register", RegisterDoc, email, Password)
 }
 
 // Login logs in and returns the payload, failing the test on any error.
 func (s *Server) Login(t testing.TB, email, password string) Payload {
 	t.Helper()
-	r := s.Post(t, "", LoginDoc, map[string]any{"input": map[string]any{"email": email, "password": password}})
+	return s.authenticate(t, "login", LoginDoc, email, password)
+}
+
+// authenticate sends doc, whose input is an email and a password, and
+// returns the payload under field, failing the test on any error.
+func (s *Server) authenticate(t testing.TB, field, doc, email, password string) Payload {
+	t.Helper()
+	r := s.Post(t, "", doc, map[string]any{"input": map[string]any{"email": email, "password": password}})
 	if len(r.Errors) > 0 {
-		t.Fatalf("login(%q) errors: %s", email, r.Body)
+		t.Fatalf("%s(%q) errors: %s", field, email, r.Body)
 	}
 	var p Payload
-	r.Field(t, "login", &p)
+	r.Field(t, field, &p)
 	return p
 }
 
