@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -27,7 +28,7 @@ func startNode(t *testing.T, script string, env ...string) string {
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = federationDir
 	cmd.Env = append(os.Environ(), env...)
-	logs := &logBuffer{addr: make(chan string, 1)}
+	logs := apitest.NewLogBuffer()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting node %s: %v", script, err)
@@ -37,7 +38,7 @@ func startNode(t *testing.T, script string, env ...string) string {
 		_ = cmd.Wait()
 	})
 	select {
-	case url := <-logs.addr:
+	case url := <-logs.Addr():
 		return strings.TrimSuffix(url, "/")
 	case <-time.After(90 * time.Second):
 		t.Fatalf("node %s did not listen; output:\n%s", script, logs.String())
@@ -62,9 +63,10 @@ type composition struct {
 // or a hint about Latchkey's schema, and an Apollo Gateway serves it,
 // forwarding the client's Authorization header.
 func TestApolloFederation(t *testing.T) {
+	t.Parallel()
 	npmProject(t, federationDir)
 	const secret = "a shared secret of at least thirty-two bytes"
-	latchkey := startServer(t, testEnv(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))
+	latchkey := startService(t, apitest.Env(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))
 	profiles := startNode(t, "subgraph.mjs")
 
 	t.Run("composition", func(t *testing.T) {
@@ -98,11 +100,11 @@ func TestApolloFederation(t *testing.T) {
 	})
 
 	t.Run("gateway", func(t *testing.T) {
-		gw := &testServer{URL: startNode(t, "gateway.mjs", "LATCHKEY_URL="+latchkey.URL+"/query", "PROFILES_URL="+profiles)}
-		email := uniqueEmail(t, "gateway")
-		reg := gw.register(t, email)
-		bob := gw.register(t, uniqueEmail(t, "bob"))
-		login := gw.login(t, strings.ToUpper(email), testPassword)
+		gw := &apitest.Server{URL: startNode(t, "gateway.mjs", "LATCHKEY_URL="+latchkey.URL+"/query", "PROFILES_URL="+profiles)}
+		email := apitest.UniqueEmail("gateway")
+		reg := gw.Register(t, email)
+		bob := gw.Register(t, apitest.UniqueEmail("bob"))
+		login := gw.Login(t, strings.ToUpper(email), apitest.Password)
 		if login.User.ID != reg.User.ID {
 			t.Fatalf("login through the gateway: user %s, want %s", login.User.ID, reg.User.ID)
 		}
@@ -110,32 +112,32 @@ func TestApolloFederation(t *testing.T) {
 
 		// me: email from Latchkey, avatarUrl from the other subgraph.
 		var me struct{ ID, Email, AvatarURL string }
-		r := gw.post(t, login.AccessToken, `{ me { id email avatarUrl } }`, nil)
+		r := gw.Post(t, login.AccessToken, `{ me { id email avatarUrl } }`, nil)
 		if len(r.Errors) > 0 {
 			t.Fatalf("me through the gateway: %s", r.Body)
 		}
-		r.field(t, "me", &me)
+		r.Field(t, "me", &me)
 		if me.ID != reg.User.ID || me.Email != email || me.AvatarURL != avatar(reg.User.ID) {
 			t.Errorf("me through the gateway = %+v, want %s with its avatar", me, email)
 		}
-		r = gw.post(t, "", `{ me { id avatarUrl } }`, nil)
-		wantCode(t, "me through the gateway without a token", r, "UNAUTHENTICATED")
+		r = gw.Post(t, "", `{ me { id avatarUrl } }`, nil)
+		apitest.WantCode(t, "me through the gateway without a token", r, "UNAUTHENTICATED")
 
 		// spotlight comes from the other subgraph; the gateway fetches the
 		// rest from Latchkey's _entities, with the client's token.
 		spotlight := `query($id: ID!) { spotlight(id: $id) { id email avatarUrl } }`
-		r = gw.post(t, login.AccessToken, spotlight, map[string]any{"id": reg.User.ID})
+		r = gw.Post(t, login.AccessToken, spotlight, map[string]any{"id": reg.User.ID})
 		var own struct{ Email, AvatarURL string }
-		r.field(t, "spotlight", &own)
+		r.Field(t, "spotlight", &own)
 		if len(r.Errors) > 0 || own.Email != email {
 			t.Errorf("own user through _entities: %s, want the email", r.Body)
 		}
-		r = gw.post(t, login.AccessToken, spotlight, map[string]any{"id": bob.User.ID})
-		wantCode(t, "another user's email through _entities", r, "FORBIDDEN")
+		r = gw.Post(t, login.AccessToken, spotlight, map[string]any{"id": bob.User.ID})
+		apitest.WantCode(t, "another user's email through _entities", r, "FORBIDDEN")
 		if strings.Contains(r.Body, bob.User.Email) {
 			t.Errorf("another user's email reached the client: %s", r.Body)
 		}
-		r = gw.post(t, "", `query($id: ID!) { spotlight(id: $id) { displayName avatarUrl } }`, map[string]any{"id": bob.User.ID})
-		wantCode(t, "_entities through the gateway without a token", r, "UNAUTHENTICATED")
+		r = gw.Post(t, "", `query($id: ID!) { spotlight(id: $id) { displayName avatarUrl } }`, map[string]any{"id": bob.User.ID})
+		apitest.WantCode(t, "_entities through the gateway without a token", r, "UNAUTHENTICATED")
 	})
 }
