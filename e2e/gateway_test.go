@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -59,19 +62,25 @@ type composition struct {
 
 // TestApolloFederation puts Latchkey, in production mode (introspection
 // off), into a supergraph with a second subgraph that extends User, with
-// the real Apollo tools: @apollo/composition composes it without an error
-// or a hint about Latchkey's schema, and an Apollo Gateway serves it,
-// forwarding the client's Authorization header.
+// the real Apollo tools as they ship: @apollo/composition composes it
+// without an error or a hint about Latchkey's schema, with and without the
+// router's auth directives (FEDERATION_AUTH_DIRECTIVES), and a stock Apollo
+// Gateway with IntrospectAndCompose serves it, forwarding the client's
+// Authorization header and address; two clients behind it are throttled
+// apart.
 func TestApolloFederation(t *testing.T) {
 	t.Parallel()
 	npmProject(t, federationDir)
 	const secret = "a shared secret of at least thirty-two bytes"
-	latchkey := startService(t, apitest.Env(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret))
+	// The gateway connects from 127.0.0.1, its clients from other loopback
+	// addresses: only the gateway is a trusted proxy.
+	latchkey := startService(t, apitest.Env(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret,
+		"TRUSTED_PROXIES", "127.0.0.1/32", "RATE_LIMIT_LOGIN", "3/15m"))
 	profiles := startNode(t, "subgraph.mjs")
 
-	t.Run("composition", func(t *testing.T) {
+	compose := func(t *testing.T, latchkeyURL string) composition {
 		var c composition
-		runNodeScript(t, federationDir, nil, &c, "compose.mjs", "latchkey="+latchkey.URL+"/query", "profiles="+profiles)
+		runNodeScript(t, federationDir, nil, &c, "compose.mjs", "latchkey="+latchkeyURL+"/query", "profiles="+profiles)
 		for _, e := range c.Errors {
 			t.Errorf("composition error: %s", e)
 		}
@@ -82,14 +91,33 @@ func TestApolloFederation(t *testing.T) {
 				t.Logf("composition hint about %v: %s: %s", h.Subgraphs, h.Code, h.Message)
 			}
 		}
-		// What a router reads: the entity, its two owners, and the
-		// authorization directives it can enforce, which are no stricter
-		// than Latchkey: the user of a login has no token yet.
+		// What a router reads: the entity and its two owners.
 		for _, want := range []string{
 			`@join__type(graph: LATCHKEY, key: "id")`,
 			`@join__type(graph: PROFILES, key: "id")`,
 			"email: String! @join__field(graph: LATCHKEY)\n",
 			`avatarUrl: String! @join__field(graph: PROFILES)`,
+		} {
+			if !strings.Contains(c.SupergraphSDL, want) {
+				t.Errorf("supergraph lacks %s", want)
+			}
+		}
+		return c
+	}
+
+	t.Run("composition", func(t *testing.T) {
+		c := compose(t, latchkey.URL)
+		if strings.Contains(c.SupergraphSDL, "@authenticated") || strings.Contains(c.SupergraphSDL, "@requiresScopes") {
+			t.Errorf("the default supergraph has the router's auth directives, which Apollo Gateway refuses")
+		}
+	})
+
+	t.Run("composition with FEDERATION_AUTH_DIRECTIVES", func(t *testing.T) {
+		routerAuth := startService(t, apitest.Env(testdb.SQLiteMemory, "DEBUG", "false", "JWT_SECRET_KEY", secret, "FEDERATION_AUTH_DIRECTIVES", "true"))
+		c := compose(t, routerAuth.URL)
+		// The authorization directives a router can enforce, no stricter
+		// than Latchkey: the user of a login has no token yet.
+		for _, want := range []string{
 			`me: User @join__field(graph: LATCHKEY) @authenticated`,
 			`@join__field(graph: LATCHKEY) @authenticated @requiresScopes(scopes: [["admin"]])`,
 		} {
@@ -139,5 +167,26 @@ func TestApolloFederation(t *testing.T) {
 		}
 		r = gw.Post(t, "", `query($id: ID!) { spotlight(id: $id) { displayName avatarUrl } }`, map[string]any{"id": bob.User.ID})
 		apitest.WantCode(t, "_entities through the gateway without a token", r, "UNAUTHENTICATED")
+
+		// Two clients behind the gateway, at 127.0.0.2 and 127.0.0.3: the
+		// first spends its address's login budget on junk, the second still
+		// logs in, because the gateway forwards each client's address.
+		from := func(ip string) *http.Client {
+			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+			return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+		}
+		loginFrom := func(c *http.Client, email, password string) apitest.Response {
+			r, _, err := apitest.Call(c, gw.URL, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": email, "password": password}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		junk, other := from("127.0.0.2"), from("127.0.0.3")
+		for i := range 3 {
+			apitest.WantCode(t, "junk login", loginFrom(junk, apitest.UniqueEmail(fmt.Sprint("junk", i)), "wrong password"), "INVALID_CREDENTIALS")
+		}
+		apitest.WantCode(t, "junk past its address's limit", loginFrom(junk, apitest.UniqueEmail("junk"), "wrong password"), "RATE_LIMITED")
+		apitest.WantCode(t, "another client behind the same gateway", loginFrom(other, email, apitest.Password), "")
 	})
 }
