@@ -81,6 +81,13 @@ func TestManifests(t *testing.T) {
 		if cfg.Database.Dialect != "postgres" {
 			t.Errorf("database %s, want PostgreSQL: replicas share nothing but it", cfg.Database.Dialect)
 		}
+		// Trusted proxies are the ingress's and the gateway's pods, not the
+		// cluster: any pod in a broad range could name any client address.
+		for _, p := range cfg.TrustedProxies {
+			if p.Addr().Is4() && p.Bits() < 24 || p.Addr().Is6() && p.Bits() < 64 {
+				t.Errorf("TRUSTED_PROXIES has %s: name the ingress's and gateway's pods, not a range of the cluster", p)
+			}
+		}
 		http := containerPort(t, c, intstr.FromString("http"))
 		if int(http) != cfg.Port {
 			t.Errorf("container port http = %d, but the service listens on PORT %d", http, cfg.Port)
@@ -196,6 +203,18 @@ func TestManifests(t *testing.T) {
 		}
 		if !in {
 			t.Error("the NetworkPolicy lets nothing in on the service's port")
+		}
+		// ... and only from pods it names: the ingress controller's and the
+		// gateway's, never a whole namespace or the whole cluster.
+		for _, rule := range m.NetworkPolicy.Spec.Ingress {
+			if len(rule.From) == 0 {
+				t.Error("a NetworkPolicy ingress rule admits every peer")
+			}
+			for _, peer := range rule.From {
+				if peer.PodSelector == nil || len(peer.PodSelector.MatchLabels) == 0 || peer.IPBlock != nil {
+					t.Errorf("NetworkPolicy peer %+v: want the ingress controller's or the gateway's pods by label", peer)
+				}
+			}
 		}
 		out := map[int32]bool{}
 		for _, rule := range m.NetworkPolicy.Spec.Egress {
