@@ -106,6 +106,7 @@ func readReport(t *testing.T, path string) map[int]importReport {
 		t.Fatal(err)
 	}
 	defer f.Close()
+	last := 0
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var r importReport
@@ -117,6 +118,10 @@ func readReport(t *testing.T, path string) map[int]importReport {
 		if _, dup := out[r.Line]; dup {
 			t.Errorf("report has line %d twice", r.Line)
 		}
+		if r.Line <= last {
+			t.Errorf("report line %d after line %d, want the input's order", r.Line, last)
+		}
+		last = r.Line
 		out[r.Line] = r
 	}
 	return out
@@ -470,4 +475,39 @@ func setPasswordHash(t *testing.T, env map[string]string, email, pw string) {
 	if n, _ := res.RowsAffected(); n != 1 {
 		t.Fatalf("UPDATE users of %s: %d rows", email, n)
 	}
+}
+
+// TestUsersImportBatches imports more users than a batch holds, refusals
+// among them: the report keeps the input's order, one line per line.
+func TestUsersImportBatches(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		env := importEnv(t, uri)
+		var lines []string
+		want := map[int]string{}
+		for i := range 1203 {
+			email := fmt.Sprintf("batch-%d@example.com", i)
+			want[i+1] = "imported"
+			switch i % 400 {
+			case 7:
+				email, want[i+1] = "batch-3@example.com", "duplicate"
+			case 9:
+				email, want[i+1] = "not an email", "invalid"
+			}
+			lines = append(lines, jsonLine(t, map[string]any{"email": email, "password_hash": ""}))
+		}
+		report, err := importFile(t, env, "users.jsonl", lines)
+		if cli.ExitCode(err) != 1 {
+			t.Errorf("users import = %v, want exit 1", err)
+		}
+		got := map[int]string{}
+		for n, r := range report {
+			got[n] = r.Status
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("statuses (-want +got):\n%s", diff)
+		}
+		if n := len(legacyList(t, env)); n != 1203-6 {
+			t.Errorf("users legacy lists %d users, want %d", n, 1203-6)
+		}
+	})
 }

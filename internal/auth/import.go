@@ -89,14 +89,30 @@ type ImportOptions struct {
 	ResetUnknownHash bool
 }
 
-// Importer imports users one at a time, each in a transaction of its own,
-// and remembers the emails it has seen so that a second line with one is a
-// duplicate. It holds 16 bytes per distinct email and nothing else per
-// user. An Importer is not safe for concurrent use.
+// importBatch is how many users Importer writes in one transaction.
+const importBatch = 500
+
+// Importer imports users, and remembers the emails it has seen so that a
+// second line with one is a duplicate: it holds 16 bytes per distinct
+// email, and the users of one batch. It writes up to importBatch users in
+// one transaction, each with one INSERT ... ON CONFLICT DO NOTHING; if any
+// statement of a batch fails, the batch is rolled back and each of its
+// users written again in a transaction of its own. So the outcome is the
+// one a transaction per user gives (each user is written whole or not at
+// all, and no user's failure touches another's), at one commit per batch
+// instead of one per user. An Importer is not safe for concurrent use.
 type Importer struct {
-	s    *Service
-	opts ImportOptions
-	seen map[[16]byte]struct{}
+	s       *Service
+	opts    ImportOptions
+	seen    map[[16]byte]struct{}
+	pending []pendingImport
+}
+
+// pendingImport is a user of the batch being filled.
+type pendingImport struct {
+	u    importedUser
+	r    ImportResult
+	done func(ImportResult)
 }
 
 // NewImporter returns an Importer with opts.
@@ -106,13 +122,16 @@ func (s *Service) NewImporter(opts ImportOptions) *Importer {
 
 // Import validates in as the service validates a registration (email,
 // display name) and checks its roles and password hash, then creates the
-// user unless its email or id is taken. A refusal is a result, not an
-// error; the error is for the database failing, and then nothing of in was
-// written.
-func (im *Importer) Import(ctx context.Context, in ImportUser) (ImportResult, error) {
+// user unless its email or id is taken. It hands the result to done, in
+// the order of the calls: at once for a refusal or in a dry run, once its
+// batch is committed for a user to write (Flush writes the last batch). A
+// refusal is a result, not an error; the error is for the database
+// failing, and then nothing of the batch was written.
+func (im *Importer) Import(ctx context.Context, in ImportUser, done func(ImportResult)) error {
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
-		return ImportResult{Status: ImportInvalid, Reason: reason(err)}, nil
+		done(ImportResult{Status: ImportInvalid, Reason: reason(err)})
+		return nil
 	}
 	r := ImportResult{Email: email}
 	// The first line with an email claims it, whatever becomes of it:
@@ -121,21 +140,77 @@ func (im *Importer) Import(ctx context.Context, in ImportUser) (ImportResult, er
 	key := [16]byte(sum[:16])
 	if _, dup := im.seen[key]; dup {
 		r.Status, r.Reason = ImportDuplicate, "an earlier line has this email"
-		return r, nil
+		done(r)
+		return nil
 	}
 	im.seen[key] = struct{}{}
 
 	u, status, why := im.validate(in, email)
 	if status != "" {
 		r.Status, r.Reason = status, why
-		return r, nil
+		done(r)
+		return nil
 	}
 	r.Reason = why
 	r.ID = u.ID.String()
 	if im.opts.DryRun {
-		return im.s.dryImport(ctx, u, r)
+		r, err := im.s.dryImport(ctx, u, r)
+		if err != nil {
+			return err
+		}
+		done(r)
+		return nil
 	}
-	return im.s.importUser(ctx, u, r)
+	im.pending = append(im.pending, pendingImport{u: u, r: r, done: done})
+	if len(im.pending) >= importBatch {
+		return im.Flush(ctx)
+	}
+	return nil
+}
+
+// Flush writes the users Import has not written yet, and hands their
+// results to their done functions.
+func (im *Importer) Flush(ctx context.Context) error {
+	batch := im.pending
+	defer func() { im.pending = batch[:0] }()
+	if len(batch) == 0 {
+		return nil
+	}
+	inserted := make([]bool, len(batch))
+	err := im.s.withTx(ctx, func(tx *ent.Tx) error {
+		for i, p := range batch {
+			ok, err := im.s.insertImported(ctx, tx.Client(), p.u)
+			if err != nil {
+				return err
+			}
+			inserted[i] = ok
+		}
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		// Rolled back: each user again on its own, so that one user's
+		// failure is that user's only.
+		for i, p := range batch {
+			ok, err := im.s.insertImported(ctx, im.s.db, p.u)
+			if err != nil {
+				return fmt.Errorf("importing user %s: %w", p.u.Email, err)
+			}
+			inserted[i] = ok
+		}
+	}
+	for i, p := range batch {
+		r := p.r
+		if inserted[i] {
+			r.Status = ImportImported
+		} else if r, err = im.s.taken(ctx, p.u, r); err != nil {
+			return err
+		}
+		p.done(r)
+	}
+	return nil
 }
 
 // importedUser is a validated ImportUser.
@@ -213,16 +288,15 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// importUser creates u unless its email or id is taken, in one statement,
-// which is its own transaction: either the whole user is written or
-// nothing is.
-func (s *Service) importUser(ctx context.Context, u importedUser, r ImportResult) (ImportResult, error) {
+// insertImported creates u through c unless its email or id is taken, in
+// one statement, and reports whether it did.
+func (s *Service) insertImported(ctx context.Context, c *ent.Client, u importedUser) (bool, error) {
 	now := s.now()
 	created := now
 	if !u.CreatedAt.IsZero() {
 		created = u.CreatedAt.UTC()
 	}
-	err := s.db.User.Create().
+	err := c.User.Create().
 		SetID(u.ID).
 		SetEmail(u.Email).
 		SetPasswordHash(u.PasswordHash).
@@ -233,18 +307,17 @@ func (s *Service) importUser(ctx context.Context, u importedUser, r ImportResult
 		SetUpdatedAt(now).
 		OnConflict(entsql.DoNothing()).
 		Exec(ctx)
-	if err == nil {
-		r.Status = ImportImported
-		return r, nil
+	if errors.Is(err, sql.ErrNoRows) {
+		// Nothing was written: the email or the id is taken.
+		return false, nil
 	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return ImportResult{}, fmt.Errorf("importing user: %w", err)
+	if err != nil {
+		return false, fmt.Errorf("importing user: %w", err)
 	}
-	// Nothing was written: the email or the id is taken.
-	return s.taken(ctx, u, r)
+	return true, nil
 }
 
-// dryImport is importUser without the write.
+// dryImport is what Flush would do for u, without the write.
 func (s *Service) dryImport(ctx context.Context, u importedUser, r ImportResult) (ImportResult, error) {
 	n, err := s.db.User.Query().Where(user.Or(user.Email(u.Email), user.ID(u.ID))).Count(ctx)
 	if err != nil {

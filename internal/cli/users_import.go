@@ -176,11 +176,26 @@ func importLines(ctx context.Context, r io.Reader, isCSV bool, im *auth.Importer
 	counts := map[auth.ImportStatus]int{}
 	lines := newLineReader(r, maxImportLine)
 	enc := json.NewEncoder(w)
+	// The report keeps the input's order: a line waits for its batch.
+	var queue []*queuedLine
+	flush := func() error {
+		for len(queue) > 0 && queue[0].done {
+			counts[auth.ImportStatus(queue[0].rep.Status)]++
+			if err := enc.Encode(queue[0].rep); err != nil {
+				return fmt.Errorf("writing the report: %w", err)
+			}
+			queue = queue[1:]
+		}
+		return nil
+	}
 	var header []string
 	for n := 1; ; n++ {
 		line, tooLong, err := lines.next()
 		if err == io.EOF {
-			return counts, nil
+			if err := im.Flush(ctx); err != nil {
+				return counts, err
+			}
+			return counts, flush()
 		}
 		if err != nil {
 			return counts, fmt.Errorf("reading line %d: %w", n, err)
@@ -197,40 +212,46 @@ func importLines(ctx context.Context, r io.Reader, isCSV bool, im *auth.Importer
 			}
 			continue
 		}
-		rep := reportLine{Line: n}
+		q := &queuedLine{rep: reportLine{Line: n}}
+		queue = append(queue, q)
 		var u auth.ImportUser
 		var why string
 		switch {
 		case tooLong:
 			why = fmt.Sprintf("line longer than %d bytes", maxImportLine)
 		case isCSV:
-			u, rep.LegacyID, why = parseCSVLine(line, header)
+			u, q.rep.LegacyID, why = parseCSVLine(line, header)
 		default:
-			u, rep.LegacyID, why = parseJSONLine(line)
+			u, q.rep.LegacyID, why = parseJSONLine(line)
+		}
+		if u.Email != "" {
+			q.rep.Email = echo(u.Email)
 		}
 		if why != "" {
-			rep.Status, rep.Reason = string(auth.ImportInvalid), why
-			if u.Email != "" {
-				rep.Email = echo(u.Email)
-			}
-		} else {
-			res, err := im.Import(ctx, u)
-			if err != nil {
-				return counts, fmt.Errorf("line %d: %w", n, err)
-			}
-			rep.Status, rep.Reason = string(res.Status), res.Reason
-			rep.Email = echo(u.Email)
-			if res.Email != "" {
-				rep.Email = &res.Email
-			}
-			if res.ID != "" {
-				rep.ID = &res.ID
-			}
+			q.rep.Status, q.rep.Reason, q.done = string(auth.ImportInvalid), why, true
+		} else if err := im.Import(ctx, u, q.result); err != nil {
+			return counts, fmt.Errorf("line %d: %w", n, err)
 		}
-		counts[auth.ImportStatus(rep.Status)]++
-		if err := enc.Encode(rep); err != nil {
-			return counts, fmt.Errorf("writing the report: %w", err)
+		if err := flush(); err != nil {
+			return counts, err
 		}
+	}
+}
+
+// queuedLine is a report line waiting for its result, and for the lines
+// before it.
+type queuedLine struct {
+	rep  reportLine
+	done bool
+}
+
+func (q *queuedLine) result(res auth.ImportResult) {
+	q.rep.Status, q.rep.Reason, q.done = string(res.Status), res.Reason, true
+	if res.Email != "" {
+		q.rep.Email = &res.Email
+	}
+	if res.ID != "" {
+		q.rep.ID = &res.ID
 	}
 }
 
