@@ -201,12 +201,31 @@ func (im *Importer) Flush(ctx context.Context) error {
 			inserted[i] = ok
 		}
 	}
+	// The users not written: one query for the batch finds whose email
+	// is taken.
+	var emails []string
+	for i, p := range batch {
+		if !inserted[i] {
+			emails = append(emails, p.u.Email)
+		}
+	}
+	owners := map[string]uuid.UUID{}
+	if len(emails) > 0 {
+		found, err := im.s.db.User.Query().Where(user.EmailIn(emails...)).Select(user.FieldID, user.FieldEmail).All(ctx)
+		if err != nil {
+			return fmt.Errorf("looking up users: %w", err)
+		}
+		for _, u := range found {
+			owners[u.Email] = u.ID
+		}
+	}
 	for i, p := range batch {
 		r := p.r
 		if inserted[i] {
 			r.Status = ImportImported
-		} else if r, err = im.s.taken(ctx, p.u, r); err != nil {
-			return err
+		} else {
+			id, ok := owners[p.u.Email]
+			r = takenBy(p.u, r, id, ok)
 		}
 		p.done(r)
 	}
@@ -334,18 +353,24 @@ func (s *Service) dryImport(ctx context.Context, u importedUser, r ImportResult)
 // id when it is the email, else invalid.
 func (s *Service) taken(ctx context.Context, u importedUser, r ImportResult) (ImportResult, error) {
 	id, err := s.db.User.Query().Where(user.Email(u.Email)).OnlyID(ctx)
-	if ent.IsNotFound(err) {
-		r.ID, r.Status, r.Reason = "", ImportInvalid, "id: another user has it"
-		return r, nil
-	}
-	if err != nil {
+	if err != nil && !ent.IsNotFound(err) {
 		return ImportResult{}, fmt.Errorf("looking up user: %w", err)
+	}
+	return takenBy(u, r, id, err == nil), nil
+}
+
+// takenBy is taken's result, given the id of the user with u's email if
+// found.
+func takenBy(u importedUser, r ImportResult, id uuid.UUID, found bool) ImportResult {
+	if !found {
+		r.ID, r.Status, r.Reason = "", ImportInvalid, "id: another user has it"
+		return r
 	}
 	r.ID, r.Status, r.Reason = id.String(), ImportExists, ""
 	if u.idGiven && id != u.ID {
 		r.Reason = "the email's user has another id"
 	}
-	return r, nil
+	return r
 }
 
 // LegacyAccount is a user whose password is not yet an argon2id hash.
