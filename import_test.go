@@ -157,10 +157,11 @@ func jsonLine(t *testing.T, v map[string]any) string {
 }
 
 // TestUsersImportLegacyLogin imports a user for each hash that real
-// Werkzeug (every default from 2.2 to 3.1) and bcrypt made, through the
-// command, and logs each in: the right password works once the hash is
-// upgraded to argon2id (users legacy no longer lists the user), and a
-// wrong one is INVALID_CREDENTIALS. Hashes Latchkey cannot verify are
+// Werkzeug and bcrypt made, through the command, twice (the second run
+// changes nothing), and logs in those of cheap parameters (e2e's
+// TestUsersImportBinary does every default with the binary): the right
+// password works once the hash is upgraded to argon2id (users legacy no
+// longer lists the user), and a wrong one is INVALID_CREDENTIALS. Hashes Latchkey cannot verify are
 // unknown_hash, or with --on-unknown-hash reset users who cannot log in.
 func TestUsersImportLegacyLogin(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
@@ -219,7 +220,8 @@ func TestUsersImportLegacyLogin(t *testing.T) {
 		s := startServer(t, env)
 		for i, f := range fs {
 			email := fmt.Sprintf("fixture-%d@example.com", i)
-			if f.Refused || f.Password == "" || (testing.Short() && f.expensive()) {
+			// e2e's TestUsersImportBinary logs in at every default.
+			if f.Refused || f.Password == "" || f.expensive() {
 				continue
 			}
 			wantCode(t, "login with a wrong password to "+f.StandsFor,
@@ -234,7 +236,7 @@ func TestUsersImportLegacyLogin(t *testing.T) {
 		for i, f := range fs {
 			email := fmt.Sprintf("fixture-%d@example.com", i)
 			_, listed := after[email]
-			loggedIn := f.Password != "" && !(testing.Short() && f.expensive())
+			loggedIn := f.Password != "" && !f.expensive()
 			if !f.Refused && listed == loggedIn {
 				t.Errorf("users legacy lists %s (%s) after its login: %t, want %t", f.StandsFor, f.MadeBy, listed, !loggedIn)
 			}

@@ -37,7 +37,7 @@ func users(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("usage:\n")
+	b.WriteString("usage: latchkey users import|legacy [flags] [-h]\n\nsubcommands:\n")
 	for _, c := range subs {
 		fmt.Fprintf(&b, "  latchkey %s\n      %s\n", c.Usage, c.Summary)
 	}
@@ -107,7 +107,7 @@ func usersImport(ctx context.Context, env Env, args []string) error {
 
 	in := env.Stdin
 	if path != "-" {
-		f, err := os.Open(path)
+		f, err := os.Open(path) //nolint:gosec // the operator names the file to import
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,7 @@ func importLines(ctx context.Context, r io.Reader, isCSV bool, im *auth.Importer
 	var header []string
 	for n := 1; ; n++ {
 		line, tooLong, err := lines.next()
-		if err == io.EOF {
+		if errors.Is(err, io.EOF) {
 			if err := im.Flush(ctx); err != nil {
 				return counts, err
 			}
