@@ -39,7 +39,7 @@ import (
 func main() {
 	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "latchkey: %v\n", err)
-		os.Exit(1)
+		os.Exit(cli.ExitCode(err))
 	}
 }
 
@@ -76,7 +76,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Debug {
 		level = slog.LevelDebug
 	}
-	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: level})))
+	logOut := stdout
+	if isCommand {
+		// A command's standard output is its own (a report, a list).
+		logOut = stderr
+	}
+	logger := slog.New(telemetry.NewLogHandler(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level})))
 
 	sdkTP, err := telemetry.NewTracerProvider(ctx, cfg.Tracing)
 	if err != nil {
@@ -106,6 +111,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	err = cmd.Run(ctx, cli.Env{
 		Config: cfg,
+		Stdin:  os.Stdin,
 		Stdout: stdout,
 		Stderr: stderr,
 		Migrate: func(ctx context.Context) error {

@@ -20,6 +20,7 @@ import (
 // needs, the schema migrated.
 type Env struct {
 	Config         config.Config
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Migrate applies the schema, and creates the keys held in the database
 	// when there are none.
@@ -47,6 +48,7 @@ func Commands() []Command {
 	return []Command{
 		{"migrate", "migrate", "apply the database schema and exit", migrate},
 		{"roles", "roles grant|revoke EMAIL ROLE", "give a user a role, such as admin, or take it away", roles},
+		{"users", "users import FILE|- [flags] | users legacy", "import the Flask service's users; list who is left on a legacy hash", users},
 		{"keys", "keys list | keys rotate [-force] | keys retire [-force] [KID]", "manage the signing keys held in the database", keysCommand},
 	}
 }
@@ -75,6 +77,18 @@ func Usage() string {
 // ErrUsage is a command called with arguments it does not take; its usage
 // has been printed.
 var ErrUsage = errors.New("wrong arguments")
+
+// ExitCode is the exit status of a command that returned err: 2 for a usage
+// error, 1 for any other, 0 for none.
+func ExitCode(err error) int {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, ErrUsage):
+		return 2
+	}
+	return 1
+}
 
 // flags returns the flag set of a command, printing its usage and flags to
 // env.Stderr, and help the text after the synopsis.

@@ -124,12 +124,55 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	return ph.String(), nil
 }
 
-// Verify reports whether password matches the PHC-encoded hash, and, on a
-// match, whether encoded should be replaced by a fresh Hash of password
-// because it was made with parameters other than h's. A malformed hash, or one
-// asking for more than the bounds allow, is an error. Verify waits for a free
-// slot, or returns ctx.Err() if ctx ends first.
+// Unusable is the stored hash of an account without a usable password, as
+// "!" is in /etc/shadow: users import stores it for a user whose hash it
+// cannot verify, or who had none. No password matches it; Verify spends on
+// it what VerifyUnknown spends, so that such an account answers a login as
+// slowly as any other, until a password reset stores a real hash.
+const Unusable = "!"
+
+// SchemeArgon2id is the scheme of the Hasher's own hashes, as Scheme names
+// it.
+const SchemeArgon2id = "argon2id"
+
+// Scheme checks encoded as Verify would before hashing anything, and returns
+// its scheme: SchemeArgon2id for a PHC-encoded argon2id hash within the
+// Hasher's bounds, or one of the legacy schemes (SchemeWerkzeugPBKDF2,
+// SchemeWerkzeugScrypt, SchemeBcrypt) for a hash ParseLegacy accepts. It
+// hashes nothing. Any other hash, Unusable included, is an error wrapping
+// ErrUnknownScheme, ErrMalformed or ErrOutOfBounds, as ParseLegacy's are.
+func Scheme(encoded string) (string, error) {
+	if LegacyScheme(encoded) != "" {
+		l, err := ParseLegacy(encoded)
+		if err != nil {
+			return "", err
+		}
+		return l.Scheme(), nil
+	}
+	if strings.HasPrefix(encoded, "$"+SchemeArgon2id+"$") {
+		if _, err := parsePHC(encoded); err != nil {
+			return "", fmt.Errorf("%w: not argon2id as Latchkey writes it, or out of bounds", ErrMalformed)
+		}
+		return SchemeArgon2id, nil
+	}
+	return "", ErrUnknownScheme
+}
+
+// Verify reports whether password matches the stored hash encoded, and, on
+// a match, whether encoded should be replaced by a fresh Hash of password:
+// because it is of a legacy scheme (see ParseLegacy), or an argon2id hash
+// made with parameters other than h's. A legacy verification takes a slot
+// like any other, and the time and memory its scheme and parameters take.
+// Unusable matches no password, after the work VerifyUnknown does. A
+// malformed hash, or one asking for more than the bounds allow, is an error.
+// Verify waits for a free slot, or returns ctx.Err() if ctx ends first.
 func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
+	if encoded == Unusable {
+		return false, false, h.VerifyUnknown(ctx, password)
+	}
+	if LegacyScheme(encoded) != "" {
+		return h.verifyLegacy(ctx, encoded, password)
+	}
 	ph, err := parsePHC(encoded)
 	if err != nil {
 		return false, false, err
@@ -143,6 +186,23 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 	}
 	rehash := ph.params != h.params || len(ph.key) != argonKeyLen || len(ph.salt) != argonSaltLen
 	return true, rehash, nil
+}
+
+// verifyLegacy is Verify for a hash of a legacy scheme: a match always
+// needs a rehash.
+func (h *Hasher) verifyLegacy(ctx context.Context, encoded, password string) (ok, needsRehash bool, err error) {
+	l, err := ParseLegacy(encoded)
+	if err != nil {
+		return false, false, err
+	}
+	if err := h.acquire(ctx); err != nil {
+		return false, false, err
+	}
+	defer h.release()
+	start := time.Now()
+	ok, err = l.Verify(password)
+	h.obs.ObservePasswordHash(time.Since(start))
+	return ok, ok, err
 }
 
 // VerifyUnknown costs what Verify costs for a wrong password, and fails as

@@ -219,45 +219,47 @@ func TestHasherVerifyNeedsRehash(t *testing.T) {
 
 // malformedHashes are refused by parsePHC and Verify; FuzzVerify seeds with them.
 var malformedHashes = map[string]string{
-	"empty":                 "",
-	"plain text":            "correct horse battery staple",
-	"bcrypt":                "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
-	"argon2i":               "$argon2i$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"argon2d":               "$argon2d$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"upper-case algorithm":  "$ARGON2ID$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"version 18":            "$argon2id$v=18$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"version 16":            "$argon2id$v=16$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"no version":            "$argon2id$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"huge memory":           "$argon2id$v=19$m=4294967295,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"memory over 1 GiB":     "$argon2id$v=19$m=1048577,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"memory overflows":      "$argon2id$v=19$m=4294967296,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"memory below 8p":       "$argon2id$v=19$m=8,t=2,p=2$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"zero iterations":       "$argon2id$v=19$m=64,t=0,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"too many iterations":   "$argon2id$v=19$m=64,t=101,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"zero parallelism":      "$argon2id$v=19$m=64,t=2,p=0$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"parallelism 256":       "$argon2id$v=19$m=4096,t=2,p=256$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"negative memory":       "$argon2id$v=19$m=-64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"signed memory":         "$argon2id$v=19$m=+64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"leading zero":          "$argon2id$v=19$m=064,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"parameters reordered":  "$argon2id$v=19$t=2,m=64,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"parameter missing":     "$argon2id$v=19$m=64,t=2$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"extra parameter":       "$argon2id$v=19$m=64,t=2,p=1,keyid=x$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"empty parameter value": "$argon2id$v=19$m=,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"bad base64 salt":       "$argon2id$v=19$m=64,t=2,p=1$c29tZX!!HRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"bad base64 key":        "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZis.LIdwA8ojCXux0K30ccqFS30",
-	"url base64 key":        "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N_nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"padded salt":           "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA==$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"non-canonical base64":  "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdB$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"newline in key":        "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdw\nA8ojCXux0K30ccqFS30",
-	"short salt":            "$argon2id$v=19$m=64,t=2,p=1$c29tZQ$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"empty salt":            "$argon2id$v=19$m=64,t=2,p=1$$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"short key":             "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7E",
-	"long key":              "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$" + strings.Repeat("Sr6N", 22),
-	"missing key":           "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA",
-	"extra field":           "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30$",
-	"no leading dollar":     "argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
-	"trailing space":        "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30 ",
-	"oversized":             "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$" + strings.Repeat("A", 1<<20),
+	"empty":                  "",
+	"plain text":             "correct horse battery staple",
+	"unusable in a hash":     "!$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"werkzeug plain":         "plain$$correct horse battery staple",
+	"werkzeug out of bounds": "pbkdf2:sha256:10000001$salt$" + strings.Repeat("00", 32),
+	"argon2i":                "$argon2i$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"argon2d":                "$argon2d$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"upper-case algorithm":   "$ARGON2ID$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"version 18":             "$argon2id$v=18$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"version 16":             "$argon2id$v=16$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"no version":             "$argon2id$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"huge memory":            "$argon2id$v=19$m=4294967295,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"memory over 1 GiB":      "$argon2id$v=19$m=1048577,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"memory overflows":       "$argon2id$v=19$m=4294967296,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"memory below 8p":        "$argon2id$v=19$m=8,t=2,p=2$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"zero iterations":        "$argon2id$v=19$m=64,t=0,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"too many iterations":    "$argon2id$v=19$m=64,t=101,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"zero parallelism":       "$argon2id$v=19$m=64,t=2,p=0$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"parallelism 256":        "$argon2id$v=19$m=4096,t=2,p=256$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"negative memory":        "$argon2id$v=19$m=-64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"signed memory":          "$argon2id$v=19$m=+64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"leading zero":           "$argon2id$v=19$m=064,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"parameters reordered":   "$argon2id$v=19$t=2,m=64,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"parameter missing":      "$argon2id$v=19$m=64,t=2$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"extra parameter":        "$argon2id$v=19$m=64,t=2,p=1,keyid=x$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"empty parameter value":  "$argon2id$v=19$m=,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"bad base64 salt":        "$argon2id$v=19$m=64,t=2,p=1$c29tZX!!HRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"bad base64 key":         "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZis.LIdwA8ojCXux0K30ccqFS30",
+	"url base64 key":         "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N_nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"padded salt":            "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA==$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"non-canonical base64":   "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdB$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"newline in key":         "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdw\nA8ojCXux0K30ccqFS30",
+	"short salt":             "$argon2id$v=19$m=64,t=2,p=1$c29tZQ$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"empty salt":             "$argon2id$v=19$m=64,t=2,p=1$$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"short key":              "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7E",
+	"long key":               "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$" + strings.Repeat("Sr6N", 22),
+	"missing key":            "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA",
+	"extra field":            "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30$",
+	"no leading dollar":      "argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30",
+	"trailing space":         "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Sr6N/nCmohWCvF7EZislLIdwA8ojCXux0K30ccqFS30 ",
+	"oversized":              "$argon2id$v=19$m=64,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$" + strings.Repeat("A", 1<<20),
 }
 
 func TestHasherVerifyMalformed(t *testing.T) {
@@ -267,8 +269,8 @@ func TestHasherVerifyMalformed(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ok, needsRehash, err := h.Verify(t.Context(), encoded, referencePassword)
-			if !errors.Is(err, errMalformedHash) || ok || needsRehash {
-				t.Errorf("Verify(%.100q) = %t, %t, %v, want false, false, errMalformedHash", encoded, ok, needsRehash, err)
+			if err == nil || ok || needsRehash {
+				t.Errorf("Verify(%.100q) = %t, %t, %v, want false, false, an error", encoded, ok, needsRehash, err)
 			}
 		})
 	}
@@ -352,6 +354,14 @@ func TestHasherCanceledWhileWaiting(t *testing.T) {
 		}},
 		{"VerifyUnknown", func(ctx context.Context) error {
 			return h.VerifyUnknown(ctx, referencePassword)
+		}},
+		{"Verify legacy", func(ctx context.Context) error {
+			_, _, err := h.Verify(ctx, cheapPBKDF2, referencePassword)
+			return err
+		}},
+		{"Verify Unusable", func(ctx context.Context) error {
+			_, _, err := h.Verify(ctx, Unusable, referencePassword)
+			return err
 		}},
 	}
 	// Subtests run in turn: they share h's single slot.
