@@ -3,9 +3,11 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -193,4 +195,149 @@ func decodeClaims(t *testing.T, jwt string) map[string]any {
 		t.Fatal(err)
 	}
 	return claims
+}
+
+// devMailToken polls every server's /dev/mail for a mail to to with a link
+// to path (any replica's sender may have sent it) and returns its token.
+func devMailToken(t *testing.T, servers []*testServer, to, path string) string {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, s := range servers {
+			resp, err := http.Get(s.URL + "/dev/mail?to=" + url.QueryEscape(to))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var mails []devMail
+			err = json.NewDecoder(resp.Body).Decode(&mails)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range mails {
+				if tok := tokenInLink(m.Text, path); tok != "" {
+					return tok
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no mail to %s with %s within 10s", to, path)
+	return ""
+}
+
+// TestResetTokenConcurrentUses spends one reset token from many clients
+// at once, through two replicas on one database: exactly one succeeds,
+// the others get INVALID_TOKEN with reason used.
+func TestResetTokenConcurrentUses(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		env := testEnv(uri)
+		servers := []*testServer{startServer(t, env)}
+		if !strings.HasPrefix(uri, "sqlite") {
+			servers = append(servers, startServer(t, env))
+		}
+		email := uniqueEmail(t, "race")
+		servers[0].register(t, email)
+		if r := servers[0].post(t, "", requestResetDoc, map[string]any{"email": email}); len(r.Errors) > 0 {
+			t.Fatal(string(r.Body))
+		}
+		tok := devMailToken(t, servers, email, "/reset-password")
+		const n = 12
+		results := make(chan gqlResponse, n)
+		start := make(chan struct{})
+		for i := range n {
+			go func() {
+				<-start
+				results <- servers[i%len(servers)].post(t, "", resetPasswordDoc, map[string]any{"token": tok, "pw": fmt.Sprintf("racing passphrase %d", i)})
+			}()
+		}
+		close(start)
+		succeeded := 0
+		for range n {
+			r := <-results
+			switch {
+			case len(r.Errors) == 0:
+				succeeded++
+			case r.code() != "INVALID_TOKEN" || r.ext("reason") != "used":
+				t.Errorf("concurrent resetPassword = %s, want success or INVALID_TOKEN used", r.Body)
+			}
+		}
+		if succeeded != 1 {
+			t.Errorf("%d of %d concurrent uses of one token succeeded, want exactly 1", succeeded, n)
+		}
+	})
+}
+
+// TestMailRequestsRevealNothing: requestPasswordReset and
+// resendVerificationEmail answer with the same body, and in the same time
+// (medians of many interleaved tries, within a generous bound), whether
+// or not the address has an account.
+func TestMailRequestsRevealNothing(t *testing.T) {
+	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "0", "RATE_LIMIT_MAIL_RECIPIENT", "0"))
+	known := uniqueEmail(t, "known")
+	s.register(t, known)
+	for _, doc := range []string{requestResetDoc, resendVerifyDoc} {
+		const tries = 60
+		var times [2][]time.Duration
+		var bodies [2]string
+		for i := range 2 * tries {
+			which := i % 2
+			addr := known
+			if which == 1 {
+				addr = uniqueEmail(t, "unknown")
+			}
+			start := time.Now()
+			r := s.post(t, "", doc, map[string]any{"email": addr})
+			times[which] = append(times[which], time.Since(start))
+			bodies[which] = string(r.Body)
+		}
+		if bodies[0] != bodies[1] {
+			t.Errorf("%s: body for an account %s, without one %s", doc, bodies[0], bodies[1])
+		}
+		a, b := median(times[0]), median(times[1])
+		if diff := max(a, b) - min(a, b); diff > max(2*time.Millisecond, max(a, b)/2) {
+			t.Errorf("%s: median %v with an account, %v without: they differ by more than half", doc, a, b)
+		}
+	}
+}
+
+// median is the middle of ds.
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestMailThrottles: RATE_LIMIT_MAIL counts a client address's requests
+// and RATE_LIMIT_MAIL_RECIPIENT an address's mails, accounts or not.
+func TestMailThrottles(t *testing.T) {
+	t.Run("address", func(t *testing.T) {
+		s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "3/1h", "RATE_LIMIT_MAIL_RECIPIENT", "0"))
+		for i := range 3 {
+			if r := s.post(t, "", requestResetDoc, map[string]any{"email": uniqueEmail(t, "a")}); len(r.Errors) > 0 {
+				t.Fatalf("request #%d: %s", i+1, r.Body)
+			}
+		}
+		r := s.post(t, "", resendVerifyDoc, map[string]any{"email": uniqueEmail(t, "a")})
+		wantCode(t, "the 4th mail request from one address", r, "RATE_LIMITED")
+		if r.ext("retryAfter") == nil {
+			t.Error("RATE_LIMITED without retryAfter")
+		}
+	})
+	t.Run("recipient", func(t *testing.T) {
+		s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "0", "RATE_LIMIT_MAIL_RECIPIENT", "2/1h"))
+		known := uniqueEmail(t, "known")
+		s.register(t, known) // its verification mail counts: one left
+		unknown := uniqueEmail(t, "unknown")
+		s.post(t, "", requestResetDoc, map[string]any{"email": unknown})
+		for _, addr := range []string{known, unknown} {
+			if r := s.post(t, "", requestResetDoc, map[string]any{"email": addr}); len(r.Errors) > 0 {
+				t.Fatalf("second mail to %s: %s", addr, r.Body)
+			}
+			wantCode(t, "third mail to "+addr, s.post(t, "", requestResetDoc, map[string]any{"email": addr}), "RATE_LIMITED")
+		}
+		if r := s.post(t, "", requestResetDoc, map[string]any{"email": uniqueEmail(t, "other")}); len(r.Errors) > 0 {
+			t.Errorf("another recipient: %s", r.Body)
+		}
+	})
 }
