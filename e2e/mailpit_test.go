@@ -366,6 +366,13 @@ func TestMailTLSMailpit(t *testing.T) {
 			s.Register(t, email)
 			if tc.delivered {
 				m.wait(t, email, "Confirm your email")
+				// latchkey mail test: one synchronous send, the reply printed.
+				to := apitest.UniqueEmail("mail-test")
+				out, err := runCommand(t, env, "mail", "test", to)
+				if err != nil || !strings.Contains(out, "250") {
+					t.Errorf("latchkey mail test = %v, %q; want the relay's 250 reply", err, out)
+				}
+				m.wait(t, to, "test mail")
 			} else {
 				apitest.Eventually(t, 20*time.Second, "a refused certificate logged", func() bool {
 					return strings.Contains(s.logs.String(), "mail not sent, retrying") &&

@@ -48,6 +48,7 @@ func Commands() []Command {
 		{"migrate", "migrate", "apply the database schema and exit", migrate},
 		{"roles", "roles grant|revoke EMAIL ROLE", "give a user a role, such as admin, or take it away", roles},
 		{"keys", "keys list | keys rotate [-force] | keys retire [-force] [KID]", "manage the signing keys held in the database", keysCommand},
+		{"mail", "mail test TO", "send one test mail through the configured relay and print its reply", mailCommand},
 	}
 }
 
