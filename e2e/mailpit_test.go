@@ -26,6 +26,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/testdb"
 )
 
 // mailpitVersion is the mailpit the tests install when it is missing.
@@ -69,8 +70,14 @@ type mailpit struct {
 // the test ends.
 func startMailpit(t *testing.T, args ...string) *mailpit {
 	t.Helper()
+	return startMailpitOn(t, freePort(t), args...)
+}
+
+// startMailpitOn is startMailpit with its SMTP server on smtpPort.
+func startMailpitOn(t *testing.T, smtpPort int, args ...string) *mailpit {
+	t.Helper()
 	bin := mailpitBinary(t)
-	m := &mailpit{SMTPPort: freePort(t), logs: &syncBuffer{}}
+	m := &mailpit{SMTPPort: smtpPort, logs: &syncBuffer{}}
 	httpPort := freePort(t)
 	m.API = fmt.Sprintf("http://127.0.0.1:%d", httpPort)
 	all := append([]string{
@@ -434,4 +441,123 @@ func mustGet(t *testing.T, url string) *http.Response {
 		t.Fatal(err)
 	}
 	return resp
+}
+
+// all returns every message mailpit holds, without bodies.
+func (m *mailpit) all(t *testing.T) []mailpitMessage {
+	t.Helper()
+	var list struct{ Messages []mailpitMessage }
+	m.get(t, "/api/v1/messages?limit=1000", &list)
+	return list.Messages
+}
+
+// exactlyOnce checks that each address in want got count mails, and that
+// no Message-ID came twice.
+func exactlyOnce(t *testing.T, m *mailpit, want map[string]int) {
+	t.Helper()
+	total := 0
+	for _, n := range want {
+		total += n
+	}
+	apitest.Eventually(t, 60*time.Second, fmt.Sprintf("%d mails delivered", total), func() bool {
+		return len(m.all(t)) >= total
+	})
+	time.Sleep(2 * time.Second) // a duplicate would come now
+	msgs := m.all(t)
+	seen := map[string]bool{}
+	got := map[string]int{}
+	for _, msg := range msgs {
+		if seen[msg.MessageID] {
+			t.Errorf("Message-ID %s delivered twice", msg.MessageID)
+		}
+		seen[msg.MessageID] = true
+		for _, to := range msg.To {
+			got[to.Address]++
+		}
+	}
+	for addr, n := range want {
+		if got[addr] != n {
+			t.Errorf("%s got %d mails, want %d", addr, got[addr], n)
+		}
+	}
+	if len(msgs) != total {
+		t.Errorf("%d mails delivered, want %d", len(msgs), total)
+	}
+}
+
+// TestMailOutage: the relay is down while users register and ask for
+// resets, and the service restarts meanwhile; no request fails, and once
+// the relay is back every mail arrives exactly once.
+func TestMailOutage(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the binary and mailpit")
+	}
+	port := freePort(t) // nothing listens there yet
+	env := apitest.Env("sqlite://"+filepath.Join(t.TempDir(), "a.db"),
+		"SMTP_HOST", "127.0.0.1", "SMTP_PORT", fmt.Sprint(port), "SMTP_TLS", "none",
+		"SMTP_FROM", "no-reply@latchkey.test", "APP_URL", "http://app.test", "MAIL_RETRY_INTERVAL", "1s")
+	s := startService(t, env)
+	want := map[string]int{}
+	for i := range 5 {
+		email := apitest.UniqueEmail(fmt.Sprint("outage", i))
+		s.Register(t, email)
+		ok(t, "requestPasswordReset during the outage", s.Post(t, "", mailRequestResetDoc, map[string]any{"email": email}))
+		want[email] = 2 // verification and reset
+	}
+	apitest.Eventually(t, 20*time.Second, "a failed send retried", func() bool {
+		return strings.Contains(s.logs.String(), "mail not sent, retrying")
+	})
+	if code, _, err := apitest.GetStatus(http.DefaultClient, s.URL+"/readyz"); err != nil || code != http.StatusOK {
+		t.Errorf("/readyz during the SMTP outage = %d, %v; want 200", code, err)
+	}
+	s.stop(t)
+	s = startService(t, env)
+	email := apitest.UniqueEmail("after-restart")
+	s.Register(t, email)
+	want[email] = 1
+	m := startMailpitOn(t, port)
+	exactlyOnce(t, m, want)
+}
+
+// TestMailReplicas: three replicas on one PostgreSQL send a burst of mails
+// together; none is sent twice (by Message-ID) and none is lost.
+func TestMailReplicas(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("runs the binary and mailpit")
+	}
+	m := startMailpit(t)
+	env := mailEnv(testdb.Postgres(t), m, "RATE_LIMIT_REGISTER", "0", "RATE_LIMIT_MAIL", "0")
+	replicas := []*service{startService(t, env), startService(t, env), startService(t, env)}
+	const users = 30
+	want := map[string]int{}
+	errs := make(chan error, users)
+	for i := range users {
+		email := apitest.UniqueEmail(fmt.Sprint("replica", i))
+		want[email] = 2
+		go func() {
+			s := replicas[i%len(replicas)]
+			if _, _, err := apitest.Call(http.DefaultClient, s.URL, "", mailRegisterDoc,
+				map[string]any{"input": map[string]any{"email": email, "password": apitest.Password}}); err != nil {
+				errs <- err
+				return
+			}
+			_, _, err := apitest.Call(http.DefaultClient, replicas[(i+1)%len(replicas)].URL, "", mailRequestResetDoc, map[string]any{"email": email})
+			errs <- err
+		}()
+	}
+	for range users {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	exactlyOnce(t, m, want)
+	sent := 0
+	for _, r := range replicas {
+		if strings.Contains(r.logs.String(), `"msg":"mail sent"`) {
+			sent++
+		}
+	}
+	t.Logf("%d of %d replicas sent mail", sent, len(replicas))
 }

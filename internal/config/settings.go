@@ -347,7 +347,7 @@ var settings = []setting{
 		field: func(c *Config) field { return (*durationValue)(&c.EmailChangeTTL) },
 		check: func(c Config) error { return positive(c.EmailChangeTTL) },
 	},
-	{
+	{ //nolint:gosec // the form of the URL, no credential
 		name: "SMTP_URL", secret: true,
 		meaning: "smtp://user:pass@host:587 (STARTTLS required) or smtps://user:pass@host:465 (implicit TLS), userinfo percent-encoded; not with SMTP_HOST",
 		field:   func(c *Config) field { return (*secretValue)(&c.Mail.URL) },
