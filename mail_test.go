@@ -324,6 +324,14 @@ func TestMailThrottles(t *testing.T) {
 			t.Error("RATE_LIMITED without retryAfter")
 		}
 	})
+	t.Run("token", func(t *testing.T) {
+		s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_TOKEN", "3/1h"))
+		bad := map[string]any{"token": strings.Repeat("B", 43)}
+		for i := range 3 {
+			wantCode(t, fmt.Sprintf("verifyEmail(bad token) #%d", i+1), s.post(t, "", verifyEmailDoc, bad), "INVALID_TOKEN")
+		}
+		wantCode(t, "the 4th bad token from one address", s.post(t, "", verifyEmailDoc, bad), "RATE_LIMITED")
+	})
 	t.Run("recipient", func(t *testing.T) {
 		s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "0", "RATE_LIMIT_MAIL_RECIPIENT", "2/1h"))
 		known := uniqueEmail(t, "known")
