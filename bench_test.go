@@ -66,3 +66,32 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkRegisterOutbox measures registrations over HTTP, from parallel
+// clients, without mail (MAIL_DRIVER=none) and with it (the log driver:
+// each registration writes its verification mail to the outbox in its
+// transaction, and the sender in the same process sends it), argon2id at
+// its defaults, and with the tests' cheap hashing, which leaves the
+// database work, the outbox's included, the larger part: what the outbox
+// costs register's throughput.
+func BenchmarkRegisterOutbox(b *testing.B) {
+	benchDatabases(b, func(b *testing.B, uri string) {
+		for _, tc := range []struct {
+			name string
+			env  func(uri string, overrides ...string) map[string]string
+		}{{"hashing=default", productionHashing}, {"hashing=cheap", testEnv}} {
+			for _, driver := range []string{"none", "log"} {
+				b.Run(tc.name+"/mail="+driver, func(b *testing.B) {
+					s := startServer(b, tc.env(uri, "MAIL_DRIVER", driver,
+						"RATE_LIMIT_REGISTER", "0", "RATE_LIMIT_MAIL_RECIPIENT", "0"))
+					b.ResetTimer()
+					b.RunParallel(func(pb *testing.PB) {
+						for pb.Next() {
+							s.register(b, uniqueEmail(b, "outbox"))
+						}
+					})
+				})
+			}
+		}
+	})
+}

@@ -296,7 +296,7 @@ func TestEntitiesBatched(t *testing.T) {
 		c := newCountingStack(t, uri, func(ctx context.Context) bool { return auth.RequestFrom(ctx).ID != "" })
 		statements, plain := c.statements, c.client
 		logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
-		srv := httptest.NewServer(handler(c.cfg, logger, c.svc, c.keys.Issuer(), c.db, telemetry.NewMetrics(c.db), nil))
+		srv := httptest.NewServer(handler(c.cfg, logger, c.svc, c.keys.Issuer(), c.db, telemetry.NewMetrics(c.db), nil, nil))
 		t.Cleanup(srv.Close)
 		s := &testServer{URL: srv.URL}
 

@@ -47,11 +47,11 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 		return nil, err
 	}
 	metrics := telemetry.NewMetrics(db)
-	svc, keys, err := services(context.Background(), cfg, client, logger, metrics)
+	svc, keys, err := services(context.Background(), cfg, client, logger, metrics, nil)
 	if err != nil {
 		return nil, err
 	}
-	fs := &fuzzService{handler: handler(cfg, logger, svc, keys.Issuer(), db, metrics, nil), logs: logs}
+	fs := &fuzzService{handler: handler(cfg, logger, svc, keys.Issuer(), db, metrics, nil, nil), logs: logs}
 	body, _ := json.Marshal(map[string]any{"query": registerDoc, "variables": map[string]any{
 		"input": map[string]any{"email": "fuzz@example.com", "password": testPassword},
 	}})

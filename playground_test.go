@@ -70,8 +70,8 @@ func TestPlaygroundPage(t *testing.T) {
 			assets = append(assets, ref[1])
 		}
 	}
-	if !slices.Equal(assets, []string{"playground/graphiql.css", "playground/graphiql.js"}) {
-		t.Errorf("page assets = %q, want the embedded CSS and JavaScript", assets)
+	if !slices.Equal(assets, []string{"playground/graphiql.css", "playground/graphiql.js", "dev/mail"}) {
+		t.Errorf("page assets = %q, want the embedded CSS and JavaScript, and the link to /dev/mail", assets)
 	}
 
 	for _, tc := range []struct{ path, contentType string }{

@@ -30,6 +30,7 @@ import (
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/keys"
+	"github.com/latchkey/latchkey/internal/mail"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/telemetry"
 	"github.com/latchkey/latchkey/internal/token"
@@ -118,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return migrate(ctx, db, client, cfg, logger)
 		},
 		Service: func(ctx context.Context) (*auth.Service, error) {
-			svc, _, err := services(ctx, cfg, client, logger, nil)
+			svc, _, err := services(ctx, cfg, client, logger, nil, nil)
 			return svc, err
 		},
 		KeyStore: func() (*keys.Store, error) { return keys.OpenStore(cfg, client) },
@@ -158,19 +159,40 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 	metrics := telemetry.NewMetrics(db)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
+	// senderDone closes when the mail sender has finished the mail under
+	// way, or at once when there is none.
+	senderDone := make(chan struct{})
 	logger.Info("listening", "addr", ln.Addr().String())
 
 	err = func() error {
 		if err := migrateRetrying(ctx, db, client, cfg, logger); err != nil {
 			return err
 		}
-		svc, ring, err := services(ctx, cfg, client, logger, metrics)
+		var sender atomic.Pointer[mail.Sender]
+		svc, ring, err := services(ctx, cfg, client, logger, metrics, func() {
+			if s := sender.Load(); s != nil {
+				s.Wake()
+			}
+		})
 		if err != nil {
 			return err
 		}
-		h := handler(cfg, logger, svc, ring.Issuer(), db, metrics, tp)
+		s, devMail, err := mailSender(cfg, svc, logger, metrics)
+		if err != nil {
+			return err
+		}
+		h := handler(cfg, logger, svc, ring.Issuer(), db, metrics, tp, devMail)
 		current.Store(&h)
 		logger.Info("ready")
+		if s != nil {
+			sender.Store(s)
+			go func() {
+				defer close(senderDone)
+				s.Run(ctx)
+			}()
+		} else {
+			close(senderDone)
+		}
 		go purgeEnded(ctx, svc, logger)
 		go ring.Watch(ctx)
 		return nil
@@ -188,6 +210,13 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 	if serr := srv.Shutdown(shutdownCtx); serr != nil {
 		logger.Warn("shutdown incomplete", "error", serr)
 	}
+	if err == nil {
+		select {
+		case <-senderDone:
+		case <-shutdownCtx.Done():
+			logger.Warn("shutdown incomplete: a mail was still being sent")
+		}
+	}
 	if err != nil && ctx.Err() == nil {
 		return err
 	}
@@ -196,7 +225,8 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 
 // handler is the service's HTTP handler over svc; metrics also records
 // the GraphQL requests, and tp, unless nil, traces them.
-func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics, tp trace.TracerProvider) http.Handler {
+// devMail, unless nil, answers /dev/mail.
+func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *token.Issuer, db *sql.DB, metrics *telemetry.Metrics, tp trace.TracerProvider, devMail http.Handler) http.Handler {
 	return web.New(web.Deps{
 		Config: cfg,
 		Logger: logger,
@@ -216,7 +246,52 @@ func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *
 		Database:       db,
 		Metrics:        metrics.Handler(),
 		TracerProvider: tp,
+		DevMail:        devMail,
 	})
+}
+
+// mailSender builds the sender of the configured driver over svc's
+// outbox, its templates loaded (a template that does not parse stops the
+// start), and, for the log driver, the handler of /dev/mail. It returns
+// nil for MAIL_DRIVER=none.
+func mailSender(cfg config.Config, svc *auth.Service, logger *slog.Logger, metrics *telemetry.Metrics) (*mail.Sender, http.Handler, error) {
+	var (
+		transport mail.Transport
+		devMail   http.Handler
+	)
+	switch cfg.Mail.Driver {
+	case config.MailNone:
+		return nil, nil, nil
+	case config.MailLog:
+		l := mail.NewLog(logger)
+		transport, devMail = l, l
+	default:
+		s, err := mail.NewSMTP(cfg.Mail)
+		if err != nil {
+			return nil, nil, err
+		}
+		transport = s
+	}
+	templates, err := mail.LoadTemplates(cfg.Mail.TemplatesDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	var obs mail.Observer
+	if metrics != nil {
+		obs = metrics
+	}
+	from := cfg.Mail.From
+	if from == "" { // the log driver's, which SMTP_FROM need not be set for
+		from = cfg.Mail.AppName + " <no-reply@localhost>"
+	}
+	return mail.NewSender(svc.Outbox(), transport, templates, mail.Options{
+		From:          from,
+		AppName:       cfg.Mail.AppName,
+		AppURL:        cfg.AppURL,
+		Timeout:       cfg.Mail.Timeout,
+		RetryInterval: cfg.Mail.RetryInterval,
+		MaxAge:        cfg.Mail.MaxAge,
+	}, logger, obs), devMail, nil
 }
 
 // migrate applies the schema and, when the keys are held in the database,
@@ -252,8 +327,9 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 }
 
 // services builds the keys, the token issuer and the use cases from the
-// configuration; obs, if not nil, observes the use cases.
-func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer) (*auth.Service, *keys.Ring, error) {
+// configuration; obs, if not nil, observes the use cases, and queued, if
+// not nil, learns that mail was queued.
+func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer, queued func()) (*auth.Service, *keys.Ring, error) {
 	ring, err := keys.New(ctx, cfg, client, logger)
 	if err != nil {
 		return nil, nil, err
@@ -284,6 +360,17 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		Register:        rate(t.Register),
 		RefreshAddress:  rate(t.Refresh),
 		ValidateAddress: rate(t.Validate),
+		MailAddress:     rate(t.Mail),
+		MailRecipient:   rate(t.MailRecipient),
+		TokenAddress:    rate(t.Token),
+	}, auth.MailSettings{
+		Enabled:             cfg.Mail.Driver != config.MailNone,
+		RequireVerification: cfg.RequireEmailVerification,
+		VerifyTTL:           cfg.EmailVerificationTTL,
+		ResetTTL:            cfg.PasswordResetTTL,
+		ChangeTTL:           cfg.EmailChangeTTL,
+		ResendInterval:      cfg.Mail.ResendInterval,
+		Queued:              queued,
 	}, nil, logger, obs)
 	return svc, ring, nil
 }
@@ -304,6 +391,11 @@ func purgeEnded(ctx context.Context, svc *auth.Service, logger *slog.Logger) {
 			logger.Warn("purging ended sessions", "error", err)
 		} else if n > 0 {
 			logger.Info("purged ended sessions", "sessions", n)
+		}
+		if n, err := svc.PurgeMail(ctx); err != nil {
+			logger.Warn("purging mail", "error", err)
+		} else if n > 0 {
+			logger.Info("purged mail", "rows", n)
 		}
 	}
 }

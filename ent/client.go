@@ -16,6 +16,8 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/latchkey/latchkey/ent/mailoutbox"
+	"github.com/latchkey/latchkey/ent/mailtoken"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/signingkey"
@@ -30,6 +32,10 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// MailOutbox is the client for interacting with the MailOutbox builders.
+	MailOutbox *MailOutboxClient
+	// MailToken is the client for interacting with the MailToken builders.
+	MailToken *MailTokenClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -51,6 +57,8 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.MailOutbox = NewMailOutboxClient(c.config)
+	c.MailToken = NewMailTokenClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
@@ -148,6 +156,8 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		MailOutbox:   NewMailOutboxClient(cfg),
+		MailToken:    NewMailTokenClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		SigningKey:   NewSigningKeyClient(cfg),
@@ -172,6 +182,8 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		MailOutbox:   NewMailOutboxClient(cfg),
+		MailToken:    NewMailTokenClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		SigningKey:   NewSigningKeyClient(cfg),
@@ -183,7 +195,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		RefreshToken.
+//		MailOutbox.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -205,26 +217,32 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
-	c.RefreshToken.Use(hooks...)
-	c.Session.Use(hooks...)
-	c.SigningKey.Use(hooks...)
-	c.Throttle.Use(hooks...)
-	c.User.Use(hooks...)
+	for _, n := range []interface{ Use(...Hook) }{
+		c.MailOutbox, c.MailToken, c.RefreshToken, c.Session, c.SigningKey, c.Throttle,
+		c.User,
+	} {
+		n.Use(hooks...)
+	}
 }
 
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
-	c.RefreshToken.Intercept(interceptors...)
-	c.Session.Intercept(interceptors...)
-	c.SigningKey.Intercept(interceptors...)
-	c.Throttle.Intercept(interceptors...)
-	c.User.Intercept(interceptors...)
+	for _, n := range []interface{ Intercept(...Interceptor) }{
+		c.MailOutbox, c.MailToken, c.RefreshToken, c.Session, c.SigningKey, c.Throttle,
+		c.User,
+	} {
+		n.Intercept(interceptors...)
+	}
 }
 
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *MailOutboxMutation:
+		return c.MailOutbox.mutate(ctx, m)
+	case *MailTokenMutation:
+		return c.MailToken.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
@@ -237,6 +255,272 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// MailOutboxClient is a client for the MailOutbox schema.
+type MailOutboxClient struct {
+	config
+}
+
+// NewMailOutboxClient returns a client for the MailOutbox from the given config.
+func NewMailOutboxClient(c config) *MailOutboxClient {
+	return &MailOutboxClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mailoutbox.Hooks(f(g(h())))`.
+func (c *MailOutboxClient) Use(hooks ...Hook) {
+	c.hooks.MailOutbox = append(c.hooks.MailOutbox, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mailoutbox.Intercept(f(g(h())))`.
+func (c *MailOutboxClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MailOutbox = append(c.inters.MailOutbox, interceptors...)
+}
+
+// Create returns a builder for creating a MailOutbox entity.
+func (c *MailOutboxClient) Create() *MailOutboxCreate {
+	mutation := newMailOutboxMutation(c.config, OpCreate)
+	return &MailOutboxCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MailOutbox entities.
+func (c *MailOutboxClient) CreateBulk(builders ...*MailOutboxCreate) *MailOutboxCreateBulk {
+	return &MailOutboxCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MailOutboxClient) MapCreateBulk(slice any, setFunc func(*MailOutboxCreate, int)) *MailOutboxCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MailOutboxCreateBulk{err: fmt.Errorf("calling to MailOutboxClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MailOutboxCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MailOutboxCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MailOutbox.
+func (c *MailOutboxClient) Update() *MailOutboxUpdate {
+	mutation := newMailOutboxMutation(c.config, OpUpdate)
+	return &MailOutboxUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MailOutboxClient) UpdateOne(_m *MailOutbox) *MailOutboxUpdateOne {
+	mutation := newMailOutboxMutation(c.config, OpUpdateOne, withMailOutbox(_m))
+	return &MailOutboxUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MailOutboxClient) UpdateOneID(id uuid.UUID) *MailOutboxUpdateOne {
+	mutation := newMailOutboxMutation(c.config, OpUpdateOne, withMailOutboxID(id))
+	return &MailOutboxUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MailOutbox.
+func (c *MailOutboxClient) Delete() *MailOutboxDelete {
+	mutation := newMailOutboxMutation(c.config, OpDelete)
+	return &MailOutboxDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MailOutboxClient) DeleteOne(_m *MailOutbox) *MailOutboxDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MailOutboxClient) DeleteOneID(id uuid.UUID) *MailOutboxDeleteOne {
+	builder := c.Delete().Where(mailoutbox.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MailOutboxDeleteOne{builder}
+}
+
+// Query returns a query builder for MailOutbox.
+func (c *MailOutboxClient) Query() *MailOutboxQuery {
+	return &MailOutboxQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMailOutbox},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MailOutbox entity by its id.
+func (c *MailOutboxClient) Get(ctx context.Context, id uuid.UUID) (*MailOutbox, error) {
+	return c.Query().Where(mailoutbox.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MailOutboxClient) GetX(ctx context.Context, id uuid.UUID) *MailOutbox {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MailOutboxClient) Hooks() []Hook {
+	return c.hooks.MailOutbox
+}
+
+// Interceptors returns the client interceptors.
+func (c *MailOutboxClient) Interceptors() []Interceptor {
+	return c.inters.MailOutbox
+}
+
+func (c *MailOutboxClient) mutate(ctx context.Context, m *MailOutboxMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MailOutboxCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MailOutboxUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MailOutboxUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MailOutboxDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MailOutbox mutation op: %q", m.Op())
+	}
+}
+
+// MailTokenClient is a client for the MailToken schema.
+type MailTokenClient struct {
+	config
+}
+
+// NewMailTokenClient returns a client for the MailToken from the given config.
+func NewMailTokenClient(c config) *MailTokenClient {
+	return &MailTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mailtoken.Hooks(f(g(h())))`.
+func (c *MailTokenClient) Use(hooks ...Hook) {
+	c.hooks.MailToken = append(c.hooks.MailToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mailtoken.Intercept(f(g(h())))`.
+func (c *MailTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MailToken = append(c.inters.MailToken, interceptors...)
+}
+
+// Create returns a builder for creating a MailToken entity.
+func (c *MailTokenClient) Create() *MailTokenCreate {
+	mutation := newMailTokenMutation(c.config, OpCreate)
+	return &MailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MailToken entities.
+func (c *MailTokenClient) CreateBulk(builders ...*MailTokenCreate) *MailTokenCreateBulk {
+	return &MailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MailTokenClient) MapCreateBulk(slice any, setFunc func(*MailTokenCreate, int)) *MailTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MailTokenCreateBulk{err: fmt.Errorf("calling to MailTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MailTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MailToken.
+func (c *MailTokenClient) Update() *MailTokenUpdate {
+	mutation := newMailTokenMutation(c.config, OpUpdate)
+	return &MailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MailTokenClient) UpdateOne(_m *MailToken) *MailTokenUpdateOne {
+	mutation := newMailTokenMutation(c.config, OpUpdateOne, withMailToken(_m))
+	return &MailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MailTokenClient) UpdateOneID(id uuid.UUID) *MailTokenUpdateOne {
+	mutation := newMailTokenMutation(c.config, OpUpdateOne, withMailTokenID(id))
+	return &MailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MailToken.
+func (c *MailTokenClient) Delete() *MailTokenDelete {
+	mutation := newMailTokenMutation(c.config, OpDelete)
+	return &MailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MailTokenClient) DeleteOne(_m *MailToken) *MailTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MailTokenClient) DeleteOneID(id uuid.UUID) *MailTokenDeleteOne {
+	builder := c.Delete().Where(mailtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MailTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for MailToken.
+func (c *MailTokenClient) Query() *MailTokenQuery {
+	return &MailTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMailToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MailToken entity by its id.
+func (c *MailTokenClient) Get(ctx context.Context, id uuid.UUID) (*MailToken, error) {
+	return c.Query().Where(mailtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MailTokenClient) GetX(ctx context.Context, id uuid.UUID) *MailToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MailTokenClient) Hooks() []Hook {
+	return c.hooks.MailToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *MailTokenClient) Interceptors() []Interceptor {
+	return c.inters.MailToken
+}
+
+func (c *MailTokenClient) mutate(ctx context.Context, m *MailTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MailToken mutation op: %q", m.Op())
 	}
 }
 
@@ -972,10 +1256,12 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		RefreshToken, Session, SigningKey, Throttle, User []ent.Hook
+		MailOutbox, MailToken, RefreshToken, Session, SigningKey, Throttle,
+		User []ent.Hook
 	}
 	inters struct {
-		RefreshToken, Session, SigningKey, Throttle, User []ent.Interceptor
+		MailOutbox, MailToken, RefreshToken, Session, SigningKey, Throttle,
+		User []ent.Interceptor
 	}
 )
 

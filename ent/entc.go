@@ -17,6 +17,7 @@ func main() {
 			gen.FeatureUpsert,
 			gen.FeatureExecQuery,
 			gen.FeatureModifier,
+			gen.FeatureLock, // the mail senders' FOR UPDATE SKIP LOCKED
 		},
 	})
 	if err != nil {

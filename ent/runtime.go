@@ -4,6 +4,8 @@ package ent
 
 import (
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/ent/mailoutbox"
+	"github.com/latchkey/latchkey/ent/mailtoken"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/ent/schema"
 	"github.com/latchkey/latchkey/ent/session"
@@ -16,6 +18,88 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	mailoutboxFields := schema.MailOutbox{}.Fields()
+	_ = mailoutboxFields
+	// mailoutboxDescKind is the schema descriptor for kind field.
+	mailoutboxDescKind := mailoutboxFields[1].Descriptor()
+	// mailoutbox.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	mailoutbox.KindValidator = func() func(string) error {
+		validators := mailoutboxDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// mailoutboxDescRecipient is the schema descriptor for recipient field.
+	mailoutboxDescRecipient := mailoutboxFields[2].Descriptor()
+	// mailoutbox.RecipientValidator is a validator for the "recipient" field. It is called by the builders before save.
+	mailoutbox.RecipientValidator = mailoutboxDescRecipient.Validators[0].(func(string) error)
+	// mailoutboxDescAttempts is the schema descriptor for attempts field.
+	mailoutboxDescAttempts := mailoutboxFields[6].Descriptor()
+	// mailoutbox.DefaultAttempts holds the default value on creation for the attempts field.
+	mailoutbox.DefaultAttempts = mailoutboxDescAttempts.Default.(int)
+	// mailoutboxDescLastError is the schema descriptor for last_error field.
+	mailoutboxDescLastError := mailoutboxFields[11].Descriptor()
+	// mailoutbox.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	mailoutbox.LastErrorValidator = mailoutboxDescLastError.Validators[0].(func(string) error)
+	// mailoutboxDescID is the schema descriptor for id field.
+	mailoutboxDescID := mailoutboxFields[0].Descriptor()
+	// mailoutbox.DefaultID holds the default value on creation for the id field.
+	mailoutbox.DefaultID = mailoutboxDescID.Default.(func() uuid.UUID)
+	mailtokenFields := schema.MailToken{}.Fields()
+	_ = mailtokenFields
+	// mailtokenDescTokenHash is the schema descriptor for token_hash field.
+	mailtokenDescTokenHash := mailtokenFields[1].Descriptor()
+	// mailtoken.TokenHashValidator is a validator for the "token_hash" field. It is called by the builders before save.
+	mailtoken.TokenHashValidator = func() func([]byte) error {
+		validators := mailtokenDescTokenHash.Validators
+		fns := [...]func([]byte) error{
+			validators[0].(func([]byte) error),
+			validators[1].(func([]byte) error),
+		}
+		return func(token_hash []byte) error {
+			for _, fn := range fns {
+				if err := fn(token_hash); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// mailtokenDescPurpose is the schema descriptor for purpose field.
+	mailtokenDescPurpose := mailtokenFields[2].Descriptor()
+	// mailtoken.PurposeValidator is a validator for the "purpose" field. It is called by the builders before save.
+	mailtoken.PurposeValidator = func() func(string) error {
+		validators := mailtokenDescPurpose.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(purpose string) error {
+			for _, fn := range fns {
+				if err := fn(purpose); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// mailtokenDescAddress is the schema descriptor for address field.
+	mailtokenDescAddress := mailtokenFields[4].Descriptor()
+	// mailtoken.AddressValidator is a validator for the "address" field. It is called by the builders before save.
+	mailtoken.AddressValidator = mailtokenDescAddress.Validators[0].(func(string) error)
+	// mailtokenDescID is the schema descriptor for id field.
+	mailtokenDescID := mailtokenFields[0].Descriptor()
+	// mailtoken.DefaultID holds the default value on creation for the id field.
+	mailtoken.DefaultID = mailtokenDescID.Default.(func() uuid.UUID)
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
 	// refreshtokenDescTokenHash is the schema descriptor for token_hash field.
@@ -138,8 +222,12 @@ func init() {
 	userDescEmailVerified := userFields[5].Descriptor()
 	// user.DefaultEmailVerified holds the default value on creation for the email_verified field.
 	user.DefaultEmailVerified = userDescEmailVerified.Default.(bool)
+	// userDescPendingEmail is the schema descriptor for pending_email field.
+	userDescPendingEmail := userFields[7].Descriptor()
+	// user.PendingEmailValidator is a validator for the "pending_email" field. It is called by the builders before save.
+	user.PendingEmailValidator = userDescPendingEmail.Validators[0].(func(string) error)
 	// userDescDisabled is the schema descriptor for disabled field.
-	userDescDisabled := userFields[6].Descriptor()
+	userDescDisabled := userFields[8].Descriptor()
 	// user.DefaultDisabled holds the default value on creation for the disabled field.
 	user.DefaultDisabled = userDescDisabled.Default.(bool)
 	// userDescID is the schema descriptor for id field.

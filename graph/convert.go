@@ -13,14 +13,16 @@ import (
 
 func userModel(u *ent.User) *model.User {
 	return &model.User{
-		ID:            u.ID.String(),
-		Email:         u.Email,
-		DisplayName:   u.DisplayName,
-		Roles:         u.Roles,
-		EmailVerified: u.EmailVerified,
-		CreatedAt:     u.CreatedAt,
-		UpdatedAt:     u.UpdatedAt,
-		LastLoginAt:   u.LastLoginAt,
+		ID:              u.ID.String(),
+		Email:           u.Email,
+		DisplayName:     u.DisplayName,
+		Roles:           u.Roles,
+		EmailVerified:   u.EmailVerified,
+		EmailVerifiedAt: u.EmailVerifiedAt,
+		PendingEmail:    u.PendingEmail,
+		CreatedAt:       u.CreatedAt,
+		UpdatedAt:       u.UpdatedAt,
+		LastLoginAt:     u.LastLoginAt,
 	}
 }
 
@@ -66,4 +68,9 @@ func tokenValidation(v auth.Validation) *model.TokenValidation {
 		Roles:     v.Roles,
 		ExpiresAt: &v.ExpiresAt,
 	}
+}
+
+// done is a Boolean! mutation's answer: true, or the error.
+func done(err error) (bool, error) {
+	return err == nil, err
 }

@@ -33,6 +33,9 @@ const (
 	codeBadRequest          = "BAD_REQUEST"
 	codeComplexityLimit     = "COMPLEXITY_LIMIT_EXCEEDED"
 	codeQueryTooLarge       = "QUERY_TOO_LARGE"
+	codeEmailNotVerified    = "EMAIL_NOT_VERIFIED"
+	codeInvalidToken        = "INVALID_TOKEN"
+	codeMailNotConfigured   = "MAIL_NOT_CONFIGURED"
 )
 
 // ErrorCodes returns every extensions.code a client can get from the
@@ -53,6 +56,9 @@ func ErrorCodes() []string {
 		codeBadRequest,
 		codeComplexityLimit,
 		codeQueryTooLarge,
+		codeEmailNotVerified,
+		codeInvalidToken,
+		codeMailNotConfigured,
 		errcode.ParseFailed,
 		errcode.ValidationFailed,
 	}
@@ -72,6 +78,7 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			unauth  *auth.UnauthenticatedError
 			invalid *auth.ValidationError
 			limited *auth.RateLimitedError
+			badTok  *auth.InvalidTokenError
 		)
 		switch {
 		case errors.As(err, &unauth):
@@ -81,6 +88,12 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.As(err, &limited):
 			retry := int(math.Ceil(limited.RetryAfter.Seconds()))
 			return public(gqlErr, codeRateLimited, fmt.Sprintf("too many attempts, retry in %d seconds", retry), "retryAfter", retry)
+		case errors.As(err, &badTok):
+			return public(gqlErr, codeInvalidToken, "invalid token: "+badTok.Reason, "reason", badTok.Reason)
+		case errors.Is(err, auth.ErrEmailNotVerified):
+			return public(gqlErr, codeEmailNotVerified, "email not verified: follow the link mailed to it")
+		case errors.Is(err, auth.ErrMailNotConfigured):
+			return public(gqlErr, codeMailNotConfigured, "this service sends no mail")
 		case errors.Is(err, auth.ErrInvalidCredentials):
 			return public(gqlErr, codeInvalidCredentials, "invalid email or password")
 		case errors.Is(err, auth.ErrForbidden):

@@ -224,8 +224,8 @@ func TestManifests(t *testing.T) {
 				}
 			}
 		}
-		if !out[53] || !out[5432] {
-			t.Errorf("the NetworkPolicy lets out ports %v, want DNS (53) and PostgreSQL (5432)", out)
+		if !out[53] || !out[5432] || !out[587] || !out[465] {
+			t.Errorf("the NetworkPolicy lets out ports %v, want DNS (53), PostgreSQL (5432) and the SMTP relay (587, 465)", out)
 		}
 		if !slices.Equal(m.NetworkPolicy.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
 			t.Errorf("NetworkPolicy policyTypes %v, want Ingress and Egress", m.NetworkPolicy.Spec.PolicyTypes)

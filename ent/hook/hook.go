@@ -9,6 +9,30 @@ import (
 	"github.com/latchkey/latchkey/ent"
 )
 
+// The MailOutboxFunc type is an adapter to allow the use of ordinary
+// function as MailOutbox mutator.
+type MailOutboxFunc func(context.Context, *ent.MailOutboxMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MailOutboxFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MailOutboxMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MailOutboxMutation", m)
+}
+
+// The MailTokenFunc type is an adapter to allow the use of ordinary
+// function as MailToken mutator.
+type MailTokenFunc func(context.Context, *ent.MailTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MailTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MailTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MailTokenMutation", m)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary
 // function as RefreshToken mutator.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenMutation) (ent.Value, error)

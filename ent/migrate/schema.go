@@ -3,11 +3,79 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
 
 var (
+	// MailOutboxColumns holds the columns for the "mail_outbox" table.
+	MailOutboxColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "recipient", Type: field.TypeString, Size: 254},
+		{Name: "user_id", Type: field.TypeUUID, Nullable: true},
+		{Name: "data", Type: field.TypeJSON, Nullable: true},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"pending", "sent", "failed", "dropped"}, Default: "pending"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "locked_until", Type: field.TypeTime, Nullable: true},
+		{Name: "done_at", Type: field.TypeTime, Nullable: true},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+	}
+	// MailOutboxTable holds the schema information for the "mail_outbox" table.
+	MailOutboxTable = &schema.Table{
+		Name:       "mail_outbox",
+		Columns:    MailOutboxColumns,
+		PrimaryKey: []*schema.Column{MailOutboxColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "mailoutbox_status_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailOutboxColumns[5], MailOutboxColumns[8]},
+			},
+			{
+				Name:    "mailoutbox_recipient_kind_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailOutboxColumns[2], MailOutboxColumns[1], MailOutboxColumns[7]},
+			},
+			{
+				Name:    "mailoutbox_done_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailOutboxColumns[10]},
+			},
+		},
+	}
+	// MailTokensColumns holds the columns for the "mail_tokens" table.
+	MailTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true, Size: 32},
+		{Name: "purpose", Type: field.TypeString, Size: 64},
+		{Name: "user_id", Type: field.TypeUUID},
+		{Name: "address", Type: field.TypeString, Size: 254},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "spent_at", Type: field.TypeTime, Nullable: true},
+	}
+	// MailTokensTable holds the schema information for the "mail_tokens" table.
+	MailTokensTable = &schema.Table{
+		Name:       "mail_tokens",
+		Columns:    MailTokensColumns,
+		PrimaryKey: []*schema.Column{MailTokensColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "mailtoken_user_id_purpose",
+				Unique:  false,
+				Columns: []*schema.Column{MailTokensColumns[3], MailTokensColumns[2]},
+			},
+			{
+				Name:    "mailtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailTokensColumns[6]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -123,6 +191,8 @@ var (
 		{Name: "display_name", Type: field.TypeString, Nullable: true, Size: 400},
 		{Name: "roles", Type: field.TypeJSON},
 		{Name: "email_verified", Type: field.TypeBool, Default: false},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
+		{Name: "pending_email", Type: field.TypeString, Nullable: true, Size: 254},
 		{Name: "disabled", Type: field.TypeBool, Default: false},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
@@ -136,6 +206,8 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		MailOutboxTable,
+		MailTokensTable,
 		RefreshTokensTable,
 		SessionsTable,
 		SigningKeysTable,
@@ -145,6 +217,9 @@ var (
 )
 
 func init() {
+	MailOutboxTable.Annotation = &entsql.Annotation{
+		Table: "mail_outbox",
+	}
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 }

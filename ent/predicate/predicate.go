@@ -6,6 +6,12 @@ import (
 	"entgo.io/ent/dialect/sql"
 )
 
+// MailOutbox is the predicate function for mailoutbox builders.
+type MailOutbox func(*sql.Selector)
+
+// MailToken is the predicate function for mailtoken builders.
+type MailToken func(*sql.Selector)
+
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 

@@ -24,6 +24,10 @@ func (User) Fields() []ent.Field {
 		field.String("display_name").Optional().Nillable().MaxLen(400),
 		field.Strings("roles"),
 		field.Bool("email_verified").Default(false),
+		// email_verified_at is when the email was first verified.
+		field.Time("email_verified_at").Optional().Nillable(),
+		// pending_email is the address an email change awaits confirmation of.
+		field.String("pending_email").Optional().Nillable().MaxLen(254),
 		field.Bool("disabled").Default(false),
 		field.Time("created_at").Immutable(),
 		field.Time("updated_at"),

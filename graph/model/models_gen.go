@@ -64,6 +64,22 @@ type RegisterInput struct {
 	DisplayName *string `json:"displayName,omitempty"`
 }
 
+// A change of the caller's email, confirmed from the new address.
+type RequestEmailChangeInput struct {
+	// The address to sign in with once confirmed; trimmed and lowercased.
+	NewEmail string `json:"newEmail"`
+	// The caller's current password.
+	Password string `json:"password"`
+}
+
+// A password reset: the token mailed by `requestPasswordReset` and the new password.
+type ResetPasswordInput struct {
+	// The token from the reset link.
+	Token string `json:"token"`
+	// The new password: 8 to 256 characters, not common, not the email.
+	NewPassword string `json:"newPassword"`
+}
+
 // A live login of the caller: one device or browser.
 type Session struct {
 	// The session's id, the `sid` claim of its access tokens.
@@ -115,6 +131,10 @@ type User struct {
 	Roles []string `json:"roles"`
 	// Whether the user has proven they receive mail at `email`.
 	EmailVerified bool `json:"emailVerified"`
+	// When the user first verified an email; null until then.
+	EmailVerifiedAt *time.Time `json:"emailVerifiedAt,omitempty"`
+	// The address an email change awaits confirmation from, if any.
+	PendingEmail *string `json:"pendingEmail,omitempty"`
 	// When the user registered.
 	CreatedAt time.Time `json:"createdAt"`
 	// When the user's record last changed.

@@ -67,3 +67,30 @@ type RateLimitedError struct {
 func (e *RateLimitedError) Error() string {
 	return fmt.Sprintf("rate limited: retry after %s", e.RetryAfter)
 }
+
+var (
+	// ErrEmailNotVerified refuses login and register of an unverified
+	// account while email verification is required.
+	ErrEmailNotVerified = errors.New("email not verified")
+	// ErrMailNotConfigured refuses a mutation that must mail while the
+	// service sends none.
+	ErrMailNotConfigured = errors.New("mail is not configured")
+)
+
+// Reasons a mail token is refused, as the contract names them in
+// extensions.reason.
+const (
+	TokenInvalid = "invalid" // unknown, of another purpose, or for an address no longer the user's
+	TokenExpired = "expired"
+	TokenUsed    = "used"
+)
+
+// InvalidTokenError refuses a mail token; Reason is TokenInvalid,
+// TokenExpired or TokenUsed.
+type InvalidTokenError struct {
+	Reason string
+}
+
+func (e *InvalidTokenError) Error() string {
+	return "invalid token: " + e.Reason
+}

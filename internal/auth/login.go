@@ -38,6 +38,11 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 		}
 		return nil, err
 	}
+	if s.mail.RequireVerification && !u.EmailVerified {
+		// The password was right: the check is no failure.
+		s.throttle.abandon(ctx, pc)
+		return nil, ErrEmailNotVerified
+	}
 	return s.startLogin(ctx, u, password, rehash, pc)
 }
 

@@ -75,13 +75,16 @@ const (
 	ThrottleRegister     Throttle = kindRegister
 	ThrottleRefresh      Throttle = kindRefresh
 	ThrottleValidate     Throttle = kindValidate
+	ThrottleMailAddress  Throttle = kindMailAddress
+	ThrottleRecipient    Throttle = kindMailRecipient
+	ThrottleToken        Throttle = kindToken
 	// ThrottlePasswordHash is a hash shed after waiting too long for a slot.
 	ThrottlePasswordHash Throttle = "password-hash"
 )
 
 // Throttles lists every Throttle.
 func Throttles() []Throttle {
-	return []Throttle{ThrottleLoginAccount, ThrottleLoginAddress, ThrottleRegister, ThrottleRefresh, ThrottleValidate, ThrottlePasswordHash}
+	return []Throttle{ThrottleLoginAccount, ThrottleLoginAddress, ThrottleRegister, ThrottleRefresh, ThrottleValidate, ThrottleMailAddress, ThrottleRecipient, ThrottleToken, ThrottlePasswordHash}
 }
 
 // nopObserver observes nothing.

@@ -9,8 +9,9 @@ import (
 	"github.com/latchkey/latchkey/ent/user"
 )
 
-// ChangePassword replaces the caller's password and ends every other
-// session of the user.
+// ChangePassword replaces the caller's password, ends every other
+// session of the user, cancels a pending email change and queues a
+// password_changed notice.
 func (s *Service) ChangePassword(ctx context.Context, current, next string) error {
 	p, err := s.principal(ctx)
 	if err != nil {
@@ -28,13 +29,14 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		return fmt.Errorf("hashing password: %w", err)
 	}
 	now := s.now()
-	return s.withTx(ctx, func(tx *ent.Tx) error {
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		// Only over the hash just verified: of two concurrent changes, the
 		// second finds the hash changed and must verify again.
 		n, err := tx.User.Update().
 			Where(user.ID(p.User.ID), user.PasswordHash(p.User.PasswordHash)).
 			SetPasswordHash(hash).
 			SetUpdatedAt(now).
+			ClearPendingEmail().
 			Save(ctx)
 		if err != nil {
 			return fmt.Errorf("storing password: %w", err)
@@ -45,9 +47,21 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
 			return err
 		}
-		_, err = s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID))
-		return err
+		if _, err := s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID)); err != nil {
+			return err
+		}
+		if err := spendTokens(ctx, tx, p.User.ID, MailConfirmEmailChange, now); err != nil {
+			return err
+		}
+		if !s.mail.Enabled {
+			return nil
+		}
+		return s.enqueue(ctx, tx, MailPasswordChanged, p.User.Email, &p.User.ID, nil, now)
 	})
+	if err == nil && s.mail.Enabled {
+		s.queued()
+	}
+	return err
 }
 
 // checkPassword checks the caller's password pw, as every mutation that

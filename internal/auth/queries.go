@@ -25,6 +25,7 @@ import (
 var userColumns = []string{
 	user.FieldID, user.FieldEmail, user.FieldPasswordHash, user.FieldDisplayName, user.FieldRoles,
 	user.FieldEmailVerified, user.FieldDisabled, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldLastLoginAt,
+	user.FieldEmailVerifiedAt, user.FieldPendingEmail,
 }
 
 // queries is the SQL of the hot paths in one dialect, built once with Ent's
@@ -35,6 +36,7 @@ var userColumns = []string{
 // connection, from its first statement to the commit, so every other
 // request waited for that work too.
 type queries struct {
+	dialect string // dialect.Postgres or dialect.SQLite
 	// principal reads the user $2 unless disabled, with userColumns, when
 	// its session $1 is neither revoked nor expired at $3.
 	principal string
@@ -66,7 +68,7 @@ type queries struct {
 func newQueries(d string) queries {
 	const arg = 0 // any non-nil value: the builder writes a placeholder for it
 	b := entsql.Dialect(d)
-	var q queries
+	q := queries{dialect: d}
 	// The user of a live session.
 	{
 		st, ut := b.Table(session.Table), b.Table(user.Table)
@@ -181,12 +183,15 @@ type userRow struct {
 	roles            []byte
 	created, updated database.NullTime
 	lastLogin        database.NullTime
+	verifiedAt       database.NullTime
+	pendingEmail     sql.NullString
 }
 
 func (r *userRow) dest() []any {
 	return []any{
 		&r.u.ID, &r.u.Email, &r.u.PasswordHash, &r.displayName, &r.roles,
 		&r.u.EmailVerified, &r.u.Disabled, &r.created, &r.updated, &r.lastLogin,
+		&r.verifiedAt, &r.pendingEmail,
 	}
 }
 
@@ -203,6 +208,10 @@ func (r *userRow) user() (*ent.User, error) {
 		return nil, fmt.Errorf("user %s: a required time is NULL", u.ID)
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = *r.created.T, *r.updated.T, r.lastLogin.T
+	u.EmailVerifiedAt = r.verifiedAt.T
+	if r.pendingEmail.Valid {
+		u.PendingEmail = &r.pendingEmail.String
+	}
 	return u, nil
 }
 

@@ -14,8 +14,11 @@ type RegisterInput struct {
 	DisplayName *string
 }
 
-// Register creates a user and starts a session. The user and the session are
-// written in one transaction: a failure leaves neither.
+// Register creates a user and starts a session. The user, the session and
+// the verification mail (when mail is sent) are written in one
+// transaction: a failure leaves none of them. While verification is
+// required, it creates the user and queues the mail but starts no session:
+// it fails with ErrEmailNotVerified.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
 	email, err := NormalizeEmail(in.Email)
 	if err != nil {
@@ -30,6 +33,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 	}
 	if err := s.throttle.attempt(ctx, kindRegister, s.throttle.limits.Register, RequestFrom(ctx).ClientIP, s.now()); err != nil {
 		return nil, err
+	}
+	if s.mail.Enabled {
+		if err := s.reserveRecipient(ctx, email, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	hash, err := s.hash(ctx, in.Password)
 	if err != nil {
@@ -53,11 +61,25 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		if err != nil {
 			return fmt.Errorf("creating user: %w", err)
 		}
+		if s.mail.Enabled {
+			if err := s.enqueue(ctx, tx, MailVerifyEmail, email, &u.ID, nil, now); err != nil {
+				return err
+			}
+		}
+		if s.mail.RequireVerification {
+			return nil
+		}
 		g, err = s.startSession(ctx, tx, u, now)
 		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	if s.mail.Enabled {
+		s.queued()
+	}
+	if s.mail.RequireVerification {
+		return nil, ErrEmailNotVerified
 	}
 	return s.sign(g)
 }

@@ -38,8 +38,29 @@ type Lifetimes struct {
 	RefreshReuseInterval time.Duration
 }
 
+// MailSettings configures the flows that mail: verification, reset and
+// email change.
+type MailSettings struct {
+	// Enabled says whether mail is sent at all (a driver other than none):
+	// without it, register queues nothing and the mutations that must mail
+	// fail with ErrMailNotConfigured.
+	Enabled bool
+	// RequireVerification refuses login and register of an unverified
+	// account with ErrEmailNotVerified.
+	RequireVerification bool
+	// The lifetimes of the tokens, counted from the sending.
+	VerifyTTL, ResetTTL, ChangeTTL time.Duration
+	// ResendInterval is the least time between two mails of one kind to
+	// one recipient; a request within it mails nothing.
+	ResendInterval time.Duration
+	// Queued, when not nil, is called after a transaction that queued mail
+	// has committed: it wakes the sender. It must not block.
+	Queued func()
+}
+
 // Service runs the use cases against one database.
 type Service struct {
+	mail     MailSettings
 	db       *ent.Client
 	tokens   *token.Issuer
 	hasher   *password.Hasher
@@ -55,7 +76,8 @@ type Service struct {
 // dialect. clock is the time source; nil means time.Now.
 // obs learns the outcomes of logins and refreshes and the throttled calls;
 // nil observes nothing.
-func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *password.Hasher, life Lifetimes, limits Limits, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
+// mail configures the flows that send mail.
+func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *password.Hasher, life Lifetimes, limits Limits, mail MailSettings, clock func() time.Time, logger *slog.Logger, obs Observer) *Service {
 	if clock == nil {
 		clock = time.Now
 	}
@@ -64,7 +86,8 @@ func NewService(db *ent.Client, dialect string, tokens *token.Issuer, hasher *pa
 	}
 	q := newQueries(dialect)
 	return &Service{
-		db: db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs, q),
+		mail: mail,
+		db:   db, tokens: tokens, hasher: hasher, life: life, throttle: newThrottler(db, limits, obs, q),
 		clock: clock, logger: logger, obs: obs, queries: q,
 	}
 }
@@ -108,7 +131,10 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 // commit, so that the transaction, and on SQLite the one connection, is not
 // held for the signature.
 func (s *Service) sign(g grant) (*Tokens, error) {
-	access, claims, err := s.tokens.Issue(g.user.ID.String(), g.session.ID.String(), g.user.Email, g.user.Roles)
+	access, claims, err := s.tokens.IssueTo(token.Subject{
+		UserID: g.user.ID.String(), SessionID: g.session.ID.String(),
+		Email: g.user.Email, EmailVerified: g.user.EmailVerified, Roles: g.user.Roles,
+	})
 	if err != nil {
 		return nil, fmt.Errorf("signing access token: %w", err)
 	}

@@ -56,6 +56,14 @@ type Limits struct {
 	// validateToken per client address; expired and revoked tokens, which
 	// honest services see all day, do not count.
 	ValidateAddress Limit
+	// MailAddress limits the mutations that ask for mail (a reset, a
+	// verification resent, an email change) per client address.
+	MailAddress Limit
+	// MailRecipient limits the mails those and register queue per
+	// recipient, whether or not it has an account.
+	MailRecipient Limit
+	// TokenAddress limits failed mail-token mutations per client address.
+	TokenAddress Limit
 }
 
 // accountIdle is how long without failures clears an account's count.
@@ -71,6 +79,9 @@ const (
 	kindRegister         = "register"
 	kindRefresh          = "refresh"
 	kindValidate         = "validate"
+	kindMailAddress      = "mail-address"
+	kindMailRecipient    = "mail-recipient"
+	kindToken            = "token"
 )
 
 // throttler counts attempts in the database. Every attempt is counted, in
@@ -271,7 +282,7 @@ func (t *throttler) refused(ctx context.Context, which Throttle, k string, until
 // purge deletes counts untouched for longer than any limit looks back.
 func (t *throttler) purge(ctx context.Context, now time.Time) (int, error) {
 	horizon := max(accountIdle, t.limits.LoginAccount.MaxLockout, t.limits.KnownAddressTTL)
-	for _, l := range []Limit{t.limits.LoginAddress, t.limits.PasswordSession, t.limits.Register, t.limits.RefreshAddress, t.limits.ValidateAddress} {
+	for _, l := range []Limit{t.limits.LoginAddress, t.limits.PasswordSession, t.limits.Register, t.limits.RefreshAddress, t.limits.ValidateAddress, t.limits.MailAddress, t.limits.MailRecipient, t.limits.TokenAddress} {
 		horizon = max(horizon, l.Window)
 	}
 	n, err := t.db.Throttle.Delete().Where(throttle.LastAtLT(now.Add(-horizon).UnixMilli())).Exec(ctx)

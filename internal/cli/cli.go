@@ -50,6 +50,7 @@ func Commands() []Command {
 		{"roles", "roles grant|revoke EMAIL ROLE", "give a user a role, such as admin, or take it away", roles},
 		{"users", "users import FILE|- [flags] | users legacy", "import the Flask service's users; list who is left on a legacy hash", users},
 		{"keys", "keys list | keys rotate [-force] | keys retire [-force] [KID]", "manage the signing keys held in the database", keysCommand},
+		{"mail", "mail test TO", "send one test mail through the configured relay and print its reply", mailCommand},
 	}
 }
 

@@ -62,8 +62,17 @@ type Config struct {
 	MaxQueryTokens           int            // MAX_QUERY_TOKENS
 	RequestTimeout           time.Duration  // REQUEST_TIMEOUT
 	Throttle                 Throttle       // LOGIN_* and RATE_LIMIT_*
-	ShutdownTimeout          time.Duration  // SHUTDOWN_TIMEOUT
-	Tracing                  Tracing        // the OTEL_* variables that turn tracing on or off
+	// AppURL is APP_URL: the prefix, verbatim, of the links in mails.
+	AppURL string
+	// RequireEmailVerification is REQUIRE_EMAIL_VERIFICATION: login and
+	// register refuse an unverified account.
+	RequireEmailVerification bool
+	EmailVerificationTTL     time.Duration // EMAIL_VERIFICATION_TTL
+	PasswordResetTTL         time.Duration // PASSWORD_RESET_TTL
+	EmailChangeTTL           time.Duration // EMAIL_CHANGE_TTL
+	Mail                     Mail          // MAIL_* and SMTP_*
+	ShutdownTimeout          time.Duration // SHUTDOWN_TIMEOUT
+	Tracing                  Tracing       // the OTEL_* variables that turn tracing on or off
 }
 
 // Tracing is what the service decides about OpenTelemetry tracing:
@@ -150,6 +159,9 @@ type Throttle struct {
 	Register             RateLimit // RATE_LIMIT_REGISTER
 	Refresh              RateLimit // RATE_LIMIT_REFRESH: unknown refresh tokens per address
 	Validate             RateLimit // RATE_LIMIT_VALIDATE: forged tokens per address
+	Mail                 RateLimit // RATE_LIMIT_MAIL: mail requests per address
+	MailRecipient        RateLimit // RATE_LIMIT_MAIL_RECIPIENT: mails queued per recipient
+	Token                RateLimit // RATE_LIMIT_TOKEN: failed token mutations per address
 }
 
 // RateLimit is at most Max events per Window; zero Max is no limit.

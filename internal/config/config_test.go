@@ -70,6 +70,21 @@ func defaults() Config {
 			Register:             RateLimit{20, time.Hour},
 			Refresh:              RateLimit{50, 15 * time.Minute},
 			Validate:             RateLimit{100, time.Minute},
+			Mail:                 RateLimit{20, time.Hour},
+			MailRecipient:        RateLimit{5, time.Hour},
+			Token:                RateLimit{50, 15 * time.Minute},
+		},
+		AppURL:               "http://localhost:5173",
+		EmailVerificationTTL: 24 * time.Hour,
+		PasswordResetTTL:     time.Hour,
+		EmailChangeTTL:       24 * time.Hour,
+		Mail: Mail{
+			Driver:         MailLog,
+			Timeout:        10 * time.Second,
+			AppName:        "Latchkey",
+			RetryInterval:  30 * time.Second,
+			MaxAge:         24 * time.Hour,
+			ResendInterval: time.Minute,
 		},
 	}
 }
@@ -150,12 +165,14 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "DEBUG false", env: map[string]string{"DEBUG": "false", "JWT_SECRET_KEY": secret32}, want: func(c *Config) {
 			c.Debug = false
+			c.AppURL, c.Mail.Driver = "", MailNone // production mails nothing unless told
 			c.JWTSecretKey = secret32
 			c.Playground = false
 			c.Introspection = false
 		}},
 		{name: "DEBUG 0 with PLAYGROUND and INTROSPECTION", env: map[string]string{"DEBUG": "0", "JWT_SECRET_KEY": secret32, "PLAYGROUND": "true", "INTROSPECTION": "T"}, want: func(c *Config) {
 			c.Debug = false
+			c.AppURL, c.Mail.Driver = "", MailNone // production mails nothing unless told
 			c.JWTSecretKey = secret32
 		}},
 		{name: "PLAYGROUND and INTROSPECTION off in development", env: map[string]string{"PLAYGROUND": "false", "INTROSPECTION": "0"}, want: func(c *Config) {
@@ -164,6 +181,7 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "production with a private key file", env: map[string]string{"DEBUG": "false", "JWT_PRIVATE_KEY_FILE": " /run/secrets/jwt/private.pem "}, want: func(c *Config) {
 			c.Debug, c.Playground, c.Introspection = false, false, false
+			c.AppURL, c.Mail.Driver = "", MailNone
 			c.JWTPrivateKeyFile = "/run/secrets/jwt/private.pem"
 		}},
 		{name: "private key with escaped line breaks", env: map[string]string{"JWT_PRIVATE_KEY": `-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n`, "JWT_PREVIOUS_PUBLIC_KEYS": "\n-----BEGIN PUBLIC KEY-----\nBBBB\n-----END PUBLIC KEY-----\n"}, want: func(c *Config) {
@@ -172,6 +190,7 @@ func TestLoad(t *testing.T) {
 		}},
 		{name: "production with database keys encrypted", env: map[string]string{"DEBUG": "false", "KEY_ENCRYPTION_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "KEY_ENCRYPTION_KEY_PREVIOUS": "HyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4=", "JWT_KEYS_REFRESH_INTERVAL": "10s", "JWT_CLAIMS_NAMESPACE": "https://hasura.io/jwt/claims"}, want: func(c *Config) {
 			c.Debug, c.Playground, c.Introspection = false, false, false
+			c.AppURL, c.Mail.Driver = "", MailNone
 			c.KeyEncryptionKey = Secret([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31})
 			c.KeyEncryptionKeyPrevious = Secret([]byte{31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62})
 			c.JWTKeysRefreshInterval = 10 * time.Second
@@ -422,7 +441,9 @@ func TestValidateZeroConfig(t *testing.T) {
 		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_QUERY_TOKENS", "MAX_ROOT_FIELDS",
 		"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
 		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "REQUEST_TIMEOUT", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",
+		"EMAIL_CHANGE_TTL", "EMAIL_VERIFICATION_TTL", "MAIL_DRIVER", "MAIL_MAX_AGE", "MAIL_RETRY_INTERVAL", "PASSWORD_RESET_TTL", "SMTP_TIMEOUT",
 	}
+	slices.Sort(want)
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Config{}.Validate() names %v, want %v; diff (-want +got):\n%s", got, want, diff)
 	}

@@ -311,6 +311,131 @@ var settings = []setting{
 		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.Validate) },
 	},
 	{
+		name: "RATE_LIMIT_MAIL", def: "20/1h", meaning: "requestPasswordReset, resendVerificationEmail and requestEmailChange per client address: N/window, or 0 for none",
+		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.Mail) },
+	},
+	{
+		name: "RATE_LIMIT_MAIL_RECIPIENT", def: "5/1h", meaning: "mails those and register queue per recipient, whether or not it has an account: N/window, or 0 for none",
+		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.MailRecipient) },
+	},
+	{
+		name: "RATE_LIMIT_TOKEN", def: "50/15m", meaning: "failed mail-token mutations (verifyEmail, resetPassword, confirmEmailChange) per client address: N/window, or 0 for none",
+		field: func(c *Config) field { return (*rateLimitValue)(&c.Throttle.Token) },
+	},
+	{
+		name: "APP_URL", def: "http://localhost:5173 when DEBUG", meaning: "prefix, verbatim, of the links in mails (…/#: hash routers); https when DEBUG=false; required with MAIL_DRIVER=smtp",
+		field:       func(c *Config) field { return (*stringValue)(&c.AppURL) },
+		defaultFrom: func(c *Config) string { return map[bool]string{true: "http://localhost:5173"}[c.Debug] },
+		check:       func(c Config) error { return c.appURLProblem() },
+	},
+	{
+		name: "REQUIRE_EMAIL_VERIFICATION", def: "false", meaning: "login and register refuse an unverified account (true or false); needs a MAIL_DRIVER other than none",
+		field: func(c *Config) field { return (*boolValue)(&c.RequireEmailVerification) },
+	},
+	{
+		name: "EMAIL_VERIFICATION_TTL", def: "24h", meaning: "lifetime of a verifyEmail token from its sending, > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.EmailVerificationTTL) },
+		check: func(c Config) error { return positive(c.EmailVerificationTTL) },
+	},
+	{
+		name: "PASSWORD_RESET_TTL", def: "1h", meaning: "lifetime of a resetPassword token from its sending, > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.PasswordResetTTL) },
+		check: func(c Config) error { return positive(c.PasswordResetTTL) },
+	},
+	{
+		name: "EMAIL_CHANGE_TTL", def: "24h", meaning: "lifetime of a confirmEmailChange token from its sending, > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.EmailChangeTTL) },
+		check: func(c Config) error { return positive(c.EmailChangeTTL) },
+	},
+	{ //nolint:gosec // the form of the URL, no credential
+		name: "SMTP_URL", secret: true,
+		meaning: "smtp://user:pass@host:587 (STARTTLS required) or smtps://user:pass@host:465 (implicit TLS), userinfo percent-encoded; not with SMTP_HOST",
+		field:   func(c *Config) field { return (*secretValue)(&c.Mail.URL) },
+	},
+	{
+		name: "SMTP_HOST", meaning: "the relay's host name, instead of SMTP_URL",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.Host) },
+	},
+	{
+		name: "SMTP_TLS", def: "by scheme and port", meaning: "starttls (required, not opportunistic), implicit, or none (credentials only to a loopback relay); certificates are always verified",
+		field:       func(c *Config) field { return (*stringValue)(&c.Mail.TLS) },
+		defaultFrom: func(*Config) string { return "" }, // Mail.SMTP decides
+		check:       func(c Config) error { return c.Mail.tlsProblem() },
+	},
+	{
+		name: "SMTP_PORT", def: "587 (465 with implicit TLS)", meaning: "the relay's port with SMTP_HOST, 1..65535",
+		field:       func(c *Config) field { return (*intValue)(&c.Mail.Port) },
+		defaultFrom: func(*Config) string { return "" }, // Mail.SMTP decides
+		check: func(c Config) error {
+			if c.Mail.Port == 0 {
+				return nil
+			}
+			return within(c.Mail.Port, 1, 65535)
+		},
+	},
+	{
+		name: "SMTP_USERNAME", meaning: "AUTH user name with SMTP_HOST",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.Username) },
+	},
+	{
+		name: "SMTP_PASSWORD", secret: true, raw: true, meaning: "AUTH password with SMTP_HOST, used byte for byte",
+		field: func(c *Config) field { return (*secretValue)(&c.Mail.Password) },
+	},
+	{
+		name: "SMTP_PASSWORD_FILE", meaning: "file holding that password (a mounted Secret; one trailing newline is dropped); not with SMTP_PASSWORD",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.PasswordFile) },
+		check: func(c Config) error {
+			if c.Mail.PasswordFile != "" && c.Mail.Password != "" {
+				return errors.New("set SMTP_PASSWORD or SMTP_PASSWORD_FILE, not both")
+			}
+			return nil
+		},
+	},
+	{
+		name: "SMTP_FROM", meaning: "the sender, one RFC 5322 mailbox such as Latchkey <no-reply@example.com>; required with MAIL_DRIVER=smtp",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.From) },
+		check: func(c Config) error { return c.Mail.fromProblem() },
+	},
+	{
+		name: "SMTP_TLS_CA_FILE", meaning: "PEM file of CA certificates trusted beside the system's, for a relay with a private CA",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.TLSCAFile) },
+	},
+	{
+		name: "SMTP_TIMEOUT", def: "10s", meaning: "deadline of one SMTP connection and send, > 0; a claimed mail is leased for 3 times it",
+		field: func(c *Config) field { return (*durationValue)(&c.Mail.Timeout) },
+		check: func(c Config) error { return positive(c.Mail.Timeout) },
+	},
+	{
+		name: "MAIL_DRIVER", def: "smtp with SMTP_URL or SMTP_HOST, else log when DEBUG, else none",
+		meaning:     "smtp; log (development: each mail logged with its link, the last 100 at GET /dev/mail; refused when DEBUG=false); none (sends nothing)",
+		field:       func(c *Config) field { return (*stringValue)(&c.Mail.Driver) },
+		defaultFrom: mailDriverDefault,
+		check:       func(c Config) error { return c.mailProblems() },
+	},
+	{
+		name: "MAIL_TEMPLATES_DIR", meaning: "directory of templates (KIND.subject.txt, KIND.txt, KIND.html) replacing the built-in ones file by file",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.TemplatesDir) },
+	},
+	{
+		name: "MAIL_APP_NAME", def: "Latchkey", meaning: "the name the mails give the service (.AppName)",
+		field: func(c *Config) field { return (*stringValue)(&c.Mail.AppName) },
+	},
+	{
+		name: "MAIL_RETRY_INTERVAL", def: "30s", meaning: "first wait after a transient SMTP failure, doubling up to 1h, ±20%; > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.Mail.RetryInterval) },
+		check: func(c Config) error { return positive(c.Mail.RetryInterval) },
+	},
+	{
+		name: "MAIL_MAX_AGE", def: "24h", meaning: "a mail still unsent this long after it was queued fails, > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.Mail.MaxAge) },
+		check: func(c Config) error { return positive(c.Mail.MaxAge) },
+	},
+	{
+		name: "MAIL_RESEND_INTERVAL", def: "60s", meaning: "least time between two mails of one kind to one recipient, >= 0 (a request within it answers as usual and mails nothing)",
+		field: func(c *Config) field { return (*durationValue)(&c.Mail.ResendInterval) },
+		check: func(c Config) error { return atLeast(c.Mail.ResendInterval, 0) },
+	},
+	{
 		name: "SHUTDOWN_TIMEOUT", def: "20s", meaning: "graceful-shutdown deadline, > 0",
 		field: func(c *Config) field { return (*durationValue)(&c.ShutdownTimeout) },
 		check: func(c Config) error { return positive(c.ShutdownTimeout) },

@@ -28,6 +28,9 @@ type Metrics struct {
 	refreshes map[auth.RefreshOutcome]prometheus.Counter
 	throttled map[auth.Throttle]prometheus.Counter
 	hashTime  prometheus.Histogram
+
+	mails        *prometheus.CounterVec
+	outboxOldest prometheus.Gauge
 }
 
 var _ auth.Observer = (*Metrics)(nil)
@@ -47,6 +50,14 @@ func NewMetrics(db *sql.DB) *Metrics {
 			Help:    "Time from reading a GraphQL request to its response, by operation.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"operation"}),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_mail_total",
+			Help: "Attempts at sending mail, by kind (verify_email, reset_password, ...) and outcome: sent, retried (a transient failure), failed (refused for good, or older than MAIL_MAX_AGE), dropped (no account, or no longer in the state the mail is about).",
+		}, []string{"kind", "outcome"}),
+		outboxOldest: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "latchkey_mail_outbox_oldest_seconds",
+			Help: "Age of the oldest mail waiting to be sent, as this replica's sender last saw it; 0 when none waits.",
+		}),
 		hashTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "latchkey_password_hash_duration_seconds",
 			Help:    "Time one argon2id password hash takes, without the wait for a hashing slot.",
@@ -63,13 +74,13 @@ func NewMetrics(db *sql.DB) *Metrics {
 	}, []string{"outcome"})
 	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_throttled_total",
-		Help: "Calls refused with RATE_LIMITED, by the limit that refused them: login-account, login-address, register, refresh, validate, password-hash (shed waiting for a hashing slot).",
+		Help: "Calls refused with RATE_LIMITED, by the limit that refused them: login-account, login-address, register, refresh, validate, mail-address, mail-recipient, token, password-hash (shed waiting for a hashing slot).",
 	}, []string{"limit"})
 	m.logins = resolve(logins, auth.LoginOutcomes())
 	m.refreshes = resolve(refreshes, auth.RefreshOutcomes())
 	m.throttled = resolve(throttled, auth.Throttles())
 	m.registry.MustRegister(
-		m.requests, m.duration, logins, refreshes, throttled, m.hashTime,
+		m.requests, m.duration, logins, refreshes, throttled, m.hashTime, m.mails, m.outboxOldest,
 		collectors.NewDBStatsCollector(db, "latchkey"),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -116,4 +127,20 @@ func (m *Metrics) ObserveThrottled(t auth.Throttle) {
 // ObservePasswordHash records the time of one password hash.
 func (m *Metrics) ObservePasswordHash(d time.Duration) {
 	m.hashTime.Observe(d.Seconds())
+}
+
+// ObserveMail counts an attempt at sending a mail of kind, by its outcome.
+func (m *Metrics) ObserveMail(kind, outcome string) {
+	if m == nil {
+		return
+	}
+	m.mails.WithLabelValues(kind, outcome).Inc()
+}
+
+// ObserveOutboxOldest records the age of the oldest mail waiting.
+func (m *Metrics) ObserveOutboxOldest(age time.Duration) {
+	if m == nil {
+		return
+	}
+	m.outboxOldest.Set(age.Seconds())
 }

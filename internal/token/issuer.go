@@ -36,6 +36,17 @@ type Claims struct {
 	Roles                []string `json:"roles"`
 	Scope                string   `json:"scope"` // the roles, space separated
 	Email                string   `json:"email"`
+	// EmailVerified says whether the user had proven, when the token was
+	// issued, that they receive mail at Email.
+	EmailVerified bool `json:"email_verified"`
+}
+
+// Subject is whom an access token is issued to.
+type Subject struct {
+	UserID, SessionID string
+	Email             string
+	EmailVerified     bool
+	Roles             []string
 }
 
 // Options configure an Issuer.
@@ -184,6 +195,13 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 // Issue signs an access token for the user subject in the session sessionID.
 // It returns the token and its claims.
 func (i *Issuer) Issue(subject, sessionID, email string, roles []string) (string, *Claims, error) {
+	return i.IssueTo(Subject{UserID: subject, SessionID: sessionID, Email: email, Roles: roles})
+}
+
+// IssueTo is Issue with every claim of the subject, email_verified
+// included.
+func (i *Issuer) IssueTo(sub Subject) (string, *Claims, error) {
+	subject, sessionID, email, roles := sub.UserID, sub.SessionID, sub.Email, sub.Roles
 	if subject == "" || sessionID == "" {
 		return "", nil, errors.New("issuing access token: empty subject or session id")
 	}
@@ -203,10 +221,11 @@ func (i *Issuer) Issue(subject, sessionID, email string, roles []string) (string
 			IssuedAt:  jwt.NewNumericDate(now),
 			ID:        jti.String(),
 		},
-		SessionID: sessionID,
-		Roles:     roles,
-		Scope:     strings.Join(roles, " "),
-		Email:     email,
+		SessionID:     sessionID,
+		Roles:         roles,
+		Scope:         strings.Join(roles, " "),
+		Email:         email,
+		EmailVerified: sub.EmailVerified,
 	}
 	var body jwt.Claims = claims
 	if i.namespace != "" {

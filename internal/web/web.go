@@ -48,6 +48,9 @@ type Deps struct {
 	Metrics http.Handler
 	// TracerProvider, unless nil, traces each request.
 	TracerProvider trace.TracerProvider
+	// DevMail, unless nil, answers GET /dev/mail: the mails the log
+	// driver took, in development only.
+	DevMail http.Handler
 }
 
 // New returns the service's HTTP handler: the GraphQL endpoint, the
@@ -73,6 +76,9 @@ func New(d Deps) http.Handler {
 	mux.HandleFunc("GET "+OpenIDConfigurationPath, openIDConfiguration(cfg, d.Issuer))
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /metrics", d.Metrics)
+	if d.DevMail != nil && cfg.Debug {
+		mux.Handle("GET /dev/mail", d.DevMail)
+	}
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
