@@ -126,14 +126,17 @@ type Database struct {
 
 // SQLiteDSN is the modernc.org/sqlite data source of Path: foreign keys on
 // and, for a file, write-ahead logging with every commit synced to disk, so
-// that a revocation survives a power cut.
+// that a revocation survives a power cut. Transactions take the write lock
+// when they begin: a command run beside the service (roles, users) then
+// waits its turn under busy_timeout, where a read that turns into a write
+// would fail as busy if the other process wrote meanwhile.
 func (d Database) SQLiteDSN() string {
 	params := "_pragma=foreign_keys(1)&_pragma=busy_timeout(10000)"
 	if d.Path == ":memory:" {
 		return "file::memory:?" + params
 	}
 	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(d.Path) +
-		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"
+		"?" + params + "&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
 }
 
 // PasswordHash holds the argon2id cost and how many hashes may run at once.
