@@ -184,6 +184,9 @@ func TestImageBinary(t *testing.T) {
 	env := m.Env(t)
 	env["DATABASE_URI"] = testdb.Postgres(t)
 	env["PORT"] = "0"
+	// A relay on loopback that refuses: the mail the test's registrations
+	// queue stays queued, and nothing leaves the machine.
+	env["SMTP_URL"] = "smtp://latchkey:p%40ss@127.0.0.1:1"
 
 	// Each read-only Secret mount becomes a folder of the test, owned as
 	// fsGroup and defaultMode make it in the pod.

@@ -52,6 +52,7 @@ func FakeSecrets(t testing.TB) map[string][]byte {
 		"database-uri":                 []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
 		"jwt-private-key.pem":          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
 		"jwt-previous-public-keys.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
+		"smtp-url":                     []byte("smtp://latchkey:p%40ss@relay.example.com:587"),
 	}
 }
 
