@@ -83,7 +83,7 @@ func TestFederationServiceAuthDirectives(t *testing.T) {
 		return service.SDL
 	}
 	plain := sdl()
-	for _, want := range []string{`me: User @auth`, `): User @hasRole(role: "admin")`, `import: ["@key"]`} {
+	for _, want := range []string{`me: User @auth`, `): User @hasRole(role: "admin")`, `import: ["@key","@shareable"]`, `type PageInfo @shareable`} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("default _service.sdl lacks %s:\n%s", want, plain)
 		}

@@ -12,7 +12,9 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
+	"github.com/latchkey/latchkey/ent/secret"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/signingkey"
 	"github.com/latchkey/latchkey/ent/throttle"
@@ -77,7 +79,9 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			auditevent.Table:   auditevent.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
+			secret.Table:       secret.ValidColumn,
 			session.Table:      session.ValidColumn,
 			signingkey.Table:   signingkey.ValidColumn,
 			throttle.Table:     throttle.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -29,11 +30,15 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 	}
 	pc, err := s.throttle.reservePasswordCheck(ctx, email, RequestFrom(ctx).ClientIP, nil, s.now())
 	if err != nil {
+		var limited *RateLimitedError
+		if errors.As(err, &limited) {
+			s.auditLoginRefused(ctx, email)
+		}
 		return nil, err
 	}
 	u, rehash, err := s.verifyLogin(ctx, email, password)
 	if err != nil {
-		if !errors.Is(err, ErrInvalidCredentials) {
+		if !errors.Is(err, ErrInvalidCredentials) && !errors.Is(err, ErrAccountDisabled) {
 			s.throttle.abandon(ctx, pc)
 		}
 		return nil, err
@@ -42,7 +47,10 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 }
 
 // verifyLogin returns the user with email if password is theirs, and
-// whether the stored hash should be upgraded.
+// whether the stored hash should be upgraded. The right password of a
+// disabled account is ErrAccountDisabled; a wrong one, as for every
+// account, ErrInvalidCredentials. Both count as failures of the account,
+// and are recorded in its audit trail.
 func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent.User, bool, error) {
 	if len([]rune(password)) > maxPasswordLen || password == "" {
 		return nil, false, ErrInvalidCredentials
@@ -61,8 +69,13 @@ func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent
 	if err != nil {
 		return nil, false, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
 	}
-	if !ok || u.Disabled {
+	if !ok {
+		s.auditLoginFailed(ctx, u.ID, auditReasonInvalidCredentials)
 		return nil, false, ErrInvalidCredentials
+	}
+	if u.Disabled {
+		s.auditLoginFailed(ctx, u.ID, auditReasonDisabled)
+		return nil, false, ErrAccountDisabled
 	}
 	return u, rehash, nil
 }
@@ -99,8 +112,10 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 			return fmt.Errorf("recording login: %w", err)
 		}
 		u.LastLoginAt = &now
-		g, err = s.startSession(ctx, tx, u, now)
-		return err
+		if g, err = s.startSession(ctx, tx, u, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeLOGIN_SUCCEEDED, UserID: u.ID, ActorID: u.ID, SessionID: g.session.ID})
 	})
 	if err != nil {
 		return nil, err

@@ -25,6 +25,7 @@ type LoginOutcome string
 const (
 	LoginSucceeded          LoginOutcome = "success"
 	LoginInvalidCredentials LoginOutcome = "invalid_credentials"
+	LoginAccountDisabled    LoginOutcome = "account_disabled"
 	LoginRateLimited        LoginOutcome = "rate_limited"
 	LoginBadInput           LoginOutcome = "bad_input"
 	LoginError              LoginOutcome = "error"
@@ -32,7 +33,7 @@ const (
 
 // LoginOutcomes lists every LoginOutcome.
 func LoginOutcomes() []LoginOutcome {
-	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginRateLimited, LoginBadInput, LoginError}
+	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginAccountDisabled, LoginRateLimited, LoginBadInput, LoginError}
 }
 
 // RefreshOutcome is how a refresh ended.
@@ -97,6 +98,8 @@ func loginOutcome(err error) LoginOutcome {
 		return LoginSucceeded
 	case errors.Is(err, ErrInvalidCredentials):
 		return LoginInvalidCredentials
+	case errors.Is(err, ErrAccountDisabled):
+		return LoginAccountDisabled
 	case errors.As(err, &limited):
 		return LoginRateLimited
 	case errors.As(err, &invalid):

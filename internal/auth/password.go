@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/user"
 )
@@ -45,8 +46,10 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
 			return err
 		}
-		_, err = s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID))
-		return err
+		if _, err := s.revoke(ctx, tx.Session, session.UserID(p.User.ID), session.IDNEQ(p.SessionID)); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypePASSWORD_CHANGED, UserID: p.User.ID, ActorID: p.User.ID, SessionID: p.SessionID})
 	})
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"entgo.io/ent/dialect"
 
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -36,6 +37,8 @@ func TestQueriesPlaceholders(t *testing.T) {
 		{"insert", q.insert, 5},
 		{"reserveWindow", q.reserveWindow, 4},
 		{"reserveBackoff", q.reserveBackoff, 6},
+		{"auditLoginRefused", q.auditLoginRefused, 7},
+		{"auditLoginRefused (SQLite)", newQueries(dialect.SQLite).auditLoginRefused, 7},
 	} {
 		distinct := map[string]bool{}
 		for _, p := range regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1) {
@@ -43,6 +46,24 @@ func TestQueriesPlaceholders(t *testing.T) {
 		}
 		if got := len(distinct); got != tc.args {
 			t.Errorf("%s has %d placeholders, its callers pass %d: %s", tc.name, got, tc.args, tc.query)
+		}
+	}
+}
+
+// TestAuditLoginRefusedColumns pins the hand-written insert of
+// auditLoginRefused to the audit_events columns it names.
+func TestAuditLoginRefusedColumns(t *testing.T) {
+	for _, col := range []string{
+		auditevent.FieldID, auditevent.FieldType, auditevent.FieldOccurredAt, auditevent.FieldUserID,
+		auditevent.FieldIPAddress, auditevent.FieldUserAgent, auditevent.FieldReason,
+	} {
+		if !slices.Contains(auditevent.Columns, col) {
+			t.Errorf("audit_events has no column %s", col)
+		}
+	}
+	for _, q := range []string{auditLoginRefused, auditLoginRefusedPostgres} {
+		if !regexp.MustCompile(`^INSERT INTO ` + auditevent.Table + ` \(id, type, occurred_at, user_id, ip_address, user_agent, reason\)\s+SELECT .* FROM ` + user.Table + ` WHERE ` + user.FieldEmail + ` = \$7$`).MatchString(q) {
+			t.Errorf("auditLoginRefused does not match the schema: %s", q)
 		}
 	}
 }

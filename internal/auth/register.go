@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 )
 
 // RegisterInput is a new account.
@@ -53,8 +54,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		if err != nil {
 			return fmt.Errorf("creating user: %w", err)
 		}
-		g, err = s.startSession(ctx, tx, u, now)
-		return err
+		if g, err = s.startSession(ctx, tx, u, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeUSER_CREATED, UserID: u.ID, ActorID: u.ID, SessionID: g.session.ID, Email: u.Email})
 	})
 	if err != nil {
 		return nil, err

@@ -19,7 +19,10 @@ import (
 // Env is what the commands work with. Its functions open what a command
 // needs, the schema migrated.
 type Env struct {
-	Config         config.Config
+	Config config.Config
+	// Stdin is the standard input, from which a command may read a
+	// password; nil when there is none.
+	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Migrate applies the schema, and creates the keys held in the database
 	// when there are none.
@@ -47,6 +50,7 @@ func Commands() []Command {
 	return []Command{
 		{"migrate", "migrate", "apply the database schema and exit", migrate},
 		{"roles", "roles grant|revoke EMAIL ROLE", "give a user a role, such as admin, or take it away", roles},
+		{"users", usersUsage, "create a user, such as the first administrator", users},
 		{"keys", "keys list | keys rotate [-force] | keys retire [-force] [KID]", "manage the signing keys held in the database", keysCommand},
 	}
 }

@@ -55,7 +55,7 @@ func NewMetrics(db *sql.DB) *Metrics {
 	}
 	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_logins_total",
-		Help: "Logins by outcome: success, invalid_credentials, rate_limited, bad_input, error.",
+		Help: "Logins by outcome: success, invalid_credentials, account_disabled, rate_limited, bad_input, error.",
 	}, []string{"outcome"})
 	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_refreshes_total",
