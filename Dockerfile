@@ -8,7 +8,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 # Static (no cgo: the SQLite driver is pure Go), without paths of this
-# machine. k8s/image_test.go builds the binary with this very line.
+# machine. e2e/main_test.go builds the binary with this very line.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/latchkey .
 
 # distroless static: CA certificates, tzdata, /etc/passwd with nonroot

@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -19,11 +20,7 @@ func benchDatabases(b *testing.B, fn func(b *testing.B, uri string)) {
 // productionHashing is the environment with the default (OWASP) argon2id
 // parameters instead of the tests' cheap ones.
 func productionHashing(uri string, overrides ...string) map[string]string {
-	env := testEnv(uri, overrides...)
-	delete(env, "PASSWORD_HASH_MEMORY")
-	delete(env, "PASSWORD_HASH_ITERATIONS")
-	delete(env, "PASSWORD_HASH_CONCURRENCY")
-	return env
+	return apitest.ProductionHashing(uri, overrides...)
 }
 
 // BenchmarkLogin measures one login over HTTP, argon2id at its defaults

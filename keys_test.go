@@ -2,14 +2,9 @@ package main
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,6 +19,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwk"
 	jwxjwt "github.com/lestrrat-go/jwx/v3/jwt"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -34,52 +30,18 @@ type pemKey struct {
 	public  string
 }
 
-// testPEMKeys makes one PEM key pair per algorithm, once per test binary:
-// RSA key generation is slow.
-var testPEMKeys = sync.OnceValues(func() (map[string]pemKey, error) {
-	rs, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	ec, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	_, ed, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	keys := map[string]pemKey{}
-	for alg, k := range map[string]crypto.Signer{"RS256": rs, "ES256": ec, "EdDSA": ed} {
-		keys[alg], err = newPEMKey(alg, k)
-		if err != nil {
-			return nil, err
-		}
-	}
-	return keys, nil
-})
-
 func newPEMKey(alg string, k crypto.Signer) (pemKey, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(k)
-	if err != nil {
-		return pemKey{}, err
-	}
-	pub, err := x509.MarshalPKIXPublicKey(k.Public())
-	if err != nil {
-		return pemKey{}, err
-	}
-	return pemKey{
-		alg:     alg,
-		private: string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
-		public:  string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub})),
-	}, nil
+	p, err := apitest.NewPEMKey(alg, k)
+	return pemKey{alg: p.Alg, private: p.Private, public: p.Public}, err
 }
 
+// pemKeys makes one PEM key pair per algorithm, once per test binary: RSA
+// key generation is slow.
 func pemKeys(t testing.TB) map[string]pemKey {
 	t.Helper()
-	keys, err := testPEMKeys()
-	if err != nil {
-		t.Fatal(err)
+	keys := map[string]pemKey{}
+	for alg, p := range apitest.PEMKeys(t) {
+		keys[alg] = pemKey{alg: p.Alg, private: p.Private, public: p.Public}
 	}
 	return keys
 }
@@ -88,18 +50,7 @@ func pemKeys(t testing.TB) map[string]pemKey {
 // response headers.
 func getJSON(t testing.TB, url string, v any) http.Header {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("GET %s: status %d", url, resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return resp.Header
+	return apitest.GetJSON(t, url, v)
 }
 
 // jwksBytes fetches the service's JWKS as it is served.
@@ -295,11 +246,11 @@ func TestFileKeyRotation(t *testing.T) {
 	p := s.register(t, uniqueEmail(t, "filerotation"))
 	oldKid := headerOf(t, p.AccessToken)["kid"].(string)
 
-	kids := func() []string { return jwksKids(t, s.URL) }
+	kids := func() []string { return apitest.JWKSKids(t, s.URL) }
 
 	// 1. Introduce the new key ahead: published, not signing.
 	write(previous, newKey.public)
-	eventually(t, 20*time.Second, "new key published", func() bool { return len(kids()) == 2 })
+	apitest.Eventually(t, 20*time.Second, "new key published", func() bool { return len(kids()) == 2 })
 	if kid := headerOf(t, s.login(t, p.User.Email, testPassword).AccessToken)["kid"]; kid != oldKid {
 		t.Errorf("kid while the new key is only introduced = %v, want the old %s", kid, oldKid)
 	}
@@ -308,7 +259,7 @@ func TestFileKeyRotation(t *testing.T) {
 	// 2. Promote it: the new key signs, the old one still verifies.
 	write(private, newKey.private)
 	write(previous, oldKey.public)
-	eventually(t, 20*time.Second, "new key signing", func() bool { return kids()[0] == newKid })
+	apitest.Eventually(t, 20*time.Second, "new key signing", func() bool { return kids()[0] == newKid })
 	fresh := s.login(t, p.User.Email, testPassword)
 	if kid := headerOf(t, fresh.AccessToken)["kid"]; kid != newKid {
 		t.Errorf("kid after the swap = %v, want %s", kid, newKid)
@@ -321,7 +272,7 @@ func TestFileKeyRotation(t *testing.T) {
 
 	// 3. Retire the old key: its tokens fail, the new key's work.
 	write(previous, "")
-	eventually(t, 20*time.Second, "old key retired", func() bool { return !slices.Contains(kids(), oldKid) })
+	apitest.Eventually(t, 20*time.Second, "old key retired", func() bool { return !slices.Contains(kids(), oldKid) })
 	r := s.post(t, p.AccessToken, meDoc, nil)
 	wantUnauthenticated(t, "me with a retired key's token", r, "invalid")
 	if v := validate(t, s, p.AccessToken); v.Valid || v.Reason == nil || *v.Reason != "unknown_key" {

@@ -6,9 +6,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -18,6 +20,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -38,15 +42,7 @@ func claimsOf(t *testing.T, tok string) jwt.MapClaims {
 
 func headerOf(t *testing.T, tok string) map[string]any {
 	t.Helper()
-	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var h map[string]any
-	if err := json.Unmarshal(raw, &h); err != nil {
-		t.Fatal(err)
-	}
-	return h
+	return apitest.HeaderOf(t, tok)
 }
 
 // ecPublicKey fetches from the service's JWKS the ES256 key that signs:
@@ -368,4 +364,134 @@ func TestUserAgentNotUTF8(t *testing.T) {
 			t.Errorf("session user agents = %q, want one %q", agents, want)
 		}
 	})
+}
+
+// TestInternalErrorsRevealNothing breaks the database under a running
+// service: the client gets INTERNAL_SERVER_ERROR with the request id, and
+// the log has the cause under the same id.
+func TestInternalErrorsRevealNothing(t *testing.T) {
+	uri := testdb.SQLiteFile(t)
+	s := startServer(t, testEnv(uri))
+	email := uniqueEmail(t, "broken")
+	s.register(t, email)
+
+	db, err := sql.Open("sqlite", config.Database{Path: strings.TrimPrefix(uri, "sqlite://")}.SQLiteDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec(`DROP TABLE refresh_tokens`); err != nil {
+		t.Fatal(err)
+	}
+	r := s.post(t, "", loginDoc, map[string]any{"input": map[string]any{"email": email, "password": testPassword}})
+	wantCode(t, "login on a broken database", r, "INTERNAL_SERVER_ERROR")
+	id := r.Header.Get("X-Request-Id")
+	if r.ext("requestId") != id || id == "" {
+		t.Errorf("requestId = %v, want the X-Request-Id %q", r.ext("requestId"), id)
+	}
+	if msg := r.Errors[0].Message; msg != "internal server error" {
+		t.Errorf("message = %q, want nothing of the cause", msg)
+	}
+	for _, leak := range []string{"refresh_tokens", "SQL", "sqlite", "no such table"} {
+		if strings.Contains(r.Body, leak) {
+			t.Errorf("response reveals %q: %s", leak, r.Body)
+		}
+	}
+	if logs := s.logs.String(); !strings.Contains(logs, id) || !strings.Contains(logs, "refresh_tokens") {
+		t.Errorf("logs lack the request id %s with the cause", id)
+	}
+}
+
+// TestLoginUpgradesPasswordHash restarts the service with stronger argon2id
+// parameters: the next login stores the password under the new ones.
+func TestLoginUpgradesPasswordHash(t *testing.T) {
+	uri := testdb.SQLiteFile(t)
+	email := uniqueEmail(t, "rehash")
+	storedHash := func() string {
+		db, err := sql.Open("sqlite", config.Database{Path: strings.TrimPrefix(uri, "sqlite://")}.SQLiteDSN())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var h string
+		if err := db.QueryRow(`SELECT password_hash FROM users WHERE email = ?`, email).Scan(&h); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+
+	weak, stop, err := launch(testEnv(uri))
+	if err != nil {
+		t.Fatal(err)
+	}
+	weak.register(t, email)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	before := storedHash()
+	if !strings.Contains(before, "$m=64,t=1,p=1$") {
+		t.Fatalf("stored hash %q, want the test parameters m=64,t=1,p=1", before)
+	}
+
+	strong := startServer(t, testEnv(uri, "PASSWORD_HASH_MEMORY", "128", "PASSWORD_HASH_ITERATIONS", "2"))
+	strong.login(t, email, testPassword)
+	after := storedHash()
+	if !strings.HasPrefix(after, "$argon2id$v=19$m=128,t=2,p=1$") {
+		t.Errorf("hash after login = %q, want it upgraded to m=128,t=2,p=1", after)
+	}
+	strong.login(t, email, testPassword)
+	if again := storedHash(); again != after {
+		t.Errorf("a login with current parameters rehashed the password again")
+	}
+}
+
+// TestLoginTimingUnknownEmail compares, in one run, logins with an unknown
+// email and logins with a known email and a wrong password: their medians
+// must agree within noise, or the time of a login would tell whether an
+// email is registered. Logins that skip the hash (a password over the
+// length limit) are timed too, to show the comparison would see a skipped
+// hash.
+func TestLoginTimingUnknownEmail(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times 120 logins")
+	}
+	s := startServer(t, testEnv(testdb.SQLiteMemory,
+		"PASSWORD_HASH_MEMORY", "4096", "PASSWORD_HASH_ITERATIONS", "1",
+		"LOGIN_MAX_FAILURES", "0", "RATE_LIMIT_LOGIN", "0"))
+	email := uniqueEmail(t, "timing")
+	s.register(t, email)
+	tooLong := strings.Repeat("x", 300)
+	timeLogin := func(email, password string) time.Duration {
+		start := time.Now()
+		r := s.loginAs(t, nil, email, password)
+		took := time.Since(start)
+		wantCode(t, "timed login", r, "INVALID_CREDENTIALS")
+		return took
+	}
+	for range 5 { // warm up
+		timeLogin(email, "wrong password")
+		timeLogin("nobody@example.com", "wrong password")
+	}
+	var known, unknown, unhashed []time.Duration
+	for i := range 40 {
+		// Alternate the order, so that neither kind always comes first.
+		if i%2 == 0 {
+			known = append(known, timeLogin(email, "wrong password"))
+			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
+		} else {
+			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
+			known = append(known, timeLogin(email, "wrong password"))
+		}
+		unhashed = append(unhashed, timeLogin(email, tooLong))
+	}
+	k, u, none := apitest.Percentile(known, 50), apitest.Percentile(unknown, 50), apitest.Percentile(unhashed, 50)
+	t.Logf("median login: known email, wrong password %v; unknown email %v; no hash at all %v", k, u, none)
+	const tolerance = 1.5
+	if ratio := float64(max(k, u)) / float64(min(k, u)); ratio > tolerance {
+		t.Errorf("unknown email %v vs wrong password %v: ratio %.2f over %.1f, the time tells whether an email is registered", u, k, ratio, tolerance)
+	}
+	// Without this the test could not fail for a skipped hash.
+	if ratio := float64(k) / float64(none); ratio < 2*tolerance {
+		t.Errorf("a login with its hash takes %v, one without %v: ratio %.2f, too small to see a skipped hash", k, none, ratio)
+	}
 }

@@ -1,9 +1,6 @@
 package main
 
 import (
-	"encoding/base64"
-	"encoding/json"
-	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -13,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -240,22 +238,13 @@ func sameSession(t *testing.T, s *testServer, a, b string) bool {
 	return va.SessionID != nil && vb.SessionID != nil && *va.SessionID == *vb.SessionID
 }
 
-type validation struct {
-	Valid     bool       `json:"valid"`
-	Reason    *string    `json:"reason"`
-	UserID    *string    `json:"userId"`
-	SessionID *string    `json:"sessionId"`
-	Roles     []string   `json:"roles"`
-	ExpiresAt *time.Time `json:"expiresAt"`
-}
+type validation = apitest.Validation
 
-const validateDoc = `query($t: String!) { validateToken(token: $t) { valid reason userId sessionId roles expiresAt } }`
+const validateDoc = apitest.ValidateDoc
 
 func validate(t *testing.T, s *testServer, tok string) validation {
 	t.Helper()
-	var v validation
-	s.post(t, "", validateDoc, map[string]any{"t": tok}).field(t, "validateToken", &v)
-	return v
+	return s.client().Validate(t, tok)
 }
 
 // concurrentRefresh refreshes one token n times at once, spread over the
@@ -583,28 +572,11 @@ func TestHTTPSurface(t *testing.T) {
 
 func readAll(t *testing.T, resp *http.Response) string {
 	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return apitest.ReadAll(t, resp)
 }
 
 // tamper changes the email claim of a JWT, keeping its signature.
 func tamper(t *testing.T, jwt string) string {
 	t.Helper()
-	parts := strings.Split(jwt, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var claims map[string]any
-	if err := json.Unmarshal(raw, &claims); err != nil {
-		t.Fatal(err)
-	}
-	claims["email"] = "mallory@example.com"
-	raw, _ = json.Marshal(claims)
-	parts[1] = base64.RawURLEncoding.EncodeToString(raw)
-	return strings.Join(parts, ".")
+	return apitest.Tamper(t, jwt)
 }

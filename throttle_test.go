@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 
@@ -19,18 +20,15 @@ func hashes(t *testing.T, servers ...*testServer) int {
 	return n
 }
 
-// TestLoginThrottleBurst sends 100 wrong passwords for one account at once,
-// spread over the replicas: each is counted before its hash, atomically, so
-// at most LOGIN_MAX_FAILURES hashes run, however many replicas share the
-// database.
+// TestLoginThrottleBurst sends 100 wrong passwords for one account at once:
+// each is counted before its hash, atomically, so at most
+// LOGIN_MAX_FAILURES hashes run. e2e's TestLoginThrottleReplicas does the
+// same on three processes.
 func TestLoginThrottleBurst(t *testing.T) {
 	const maxFailures, burst = 10, 100
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := testEnv(uri, "LOGIN_MAX_FAILURES", fmt.Sprint(maxFailures), "RATE_LIMIT_LOGIN", "0")
 		replicas := []*testServer{startServer(t, env)}
-		if uri != testdb.SQLiteMemory {
-			replicas = append(replicas, startServer(t, env), startServer(t, env))
-		}
 		email := uniqueEmail(t, "burst")
 		replicas[0].register(t, email)
 		before := hashes(t, replicas...)
@@ -115,5 +113,30 @@ func TestChangePasswordThrottled(t *testing.T) {
 			wantCode(t, fmt.Sprintf("wrong login %d", i+1), s.loginAs(t, nil, email, "wrong"+fmt.Sprint(i)), "INVALID_CREDENTIALS")
 		}
 		wantCode(t, "login after 8 failures", s.loginAs(t, nil, email, testPassword), "RATE_LIMITED")
+	})
+}
+
+// TestRoleChangeAtOnce grants a role to a user with a live token:
+// validateToken reports it, as @hasRole enforces it, on the next request
+// with the same token, because both read the roles from the database.
+func TestRoleChangeAtOnce(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		if uri == testdb.SQLiteMemory {
+			// The roles command must reach the same database as the server.
+			uri = testdb.SQLiteFile(t)
+		}
+		env := testEnv(uri)
+		s := startServer(t, env)
+		email := uniqueEmail(t, "promoted")
+		p := s.register(t, email)
+		if v := validate(t, s, p.AccessToken); !slices.Equal(v.Roles, []string{"user"}) {
+			t.Fatalf("validateToken before the grant: roles %v, want [user]", v.Roles)
+		}
+		wantCode(t, "user(id:) before the grant", s.post(t, p.AccessToken, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": p.User.ID}), "FORBIDDEN")
+		grantAdmin(t, env, email)
+		if v := validate(t, s, p.AccessToken); !slices.Contains(v.Roles, "admin") {
+			t.Errorf("validateToken after the grant, same token: roles %v, want admin among them", v.Roles)
+		}
+		wantCode(t, "user(id:) after the grant, same token", s.post(t, p.AccessToken, `query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": p.User.ID}), "")
 	})
 }

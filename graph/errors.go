@@ -114,7 +114,12 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// through and execution then fails to read as objects.
 			return public(gqlErr, codeBadUserInput, errRepresentations.Error(), "field", errRepresentations.Field)
 		}
-		if !errors.Is(err, errPanicked) {
+		switch {
+		case errors.Is(err, errPanicked):
+		case errors.Is(err, context.Canceled):
+			// The client went away: nothing to page anyone for.
+			logger.InfoContext(ctx, "request canceled by the client", "path", gqlErr.Path.String())
+		default:
 			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
 		}
 		return public(gqlErr, codeInternal, "internal server error", "requestId", auth.RequestFrom(ctx).ID)

@@ -26,7 +26,7 @@ func testSchema(complexity ComplexityRoot) graphql.ExecutableSchema {
 // any extension sees it.
 func operation(t testing.TB, es graphql.ExecutableSchema, doc string) *ast.OperationDefinition {
 	t.Helper()
-	qd, errs := gqlparser.LoadQuery(es.Schema(), doc)
+	qd, errs := gqlparser.LoadQueryWithRules(es.Schema(), doc, nil)
 	if len(errs) > 0 {
 		t.Fatalf("document %.100q: %v", doc, errs)
 	}

@@ -1,17 +1,10 @@
-// Package k8s tests the Kubernetes manifests beside it: they render with
-// kustomize, decode strictly into the typed Kubernetes API, and agree with
-// the service's real settings, routes and ports, so they cannot drift.
+// The tests of the manifests: they render with kustomize, decode strictly
+// into the typed Kubernetes API, and agree with the service's real
+// settings, routes and ports, so they cannot drift.
+
 package k8s
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
-	"io/fs"
-	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,193 +12,13 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	sigsjson "sigs.k8s.io/json"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/api/resmap"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/latchkey/latchkey/internal/config"
 )
-
-// testSecrets stand in for the gitignored k8s/secrets/ folder.
-func testSecrets(t *testing.T) map[string][]byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	previous, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&previous.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string][]byte{
-		"database-uri":                 []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
-		"jwt-private-key.pem":          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		"jwt-previous-public-keys.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
-	}
-}
-
-// manifests is k8s/ rendered and decoded.
-type manifests struct {
-	Deployment    *appsv1.Deployment
-	Service       *corev1.Service
-	HPA           *autoscalingv2.HorizontalPodAutoscaler
-	PDB           *policyv1.PodDisruptionBudget
-	NetworkPolicy *networkingv1.NetworkPolicy
-	ConfigMap     *corev1.ConfigMap
-	Secret        *corev1.Secret
-}
-
-// build renders k8s/ with kustomize, as kubectl apply -k does, on a copy
-// in memory with secrets in secrets/.
-func build(t *testing.T, secrets map[string][]byte) (resmap.ResMap, error) {
-	t.Helper()
-	mem := filesys.MakeFsInMemory()
-	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
-		switch {
-		case err != nil:
-			return err
-		case d.IsDir() && path == "secrets":
-			return filepath.SkipDir
-		case d.IsDir() || strings.HasSuffix(path, ".go"):
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return mem.WriteFile(filepath.Join("/k8s", path), b)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, b := range secrets {
-		if err := mem.WriteFile(filepath.Join("/k8s/secrets", name), b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/k8s")
-}
-
-// render builds k8s/ with secrets and decodes every object strictly: an
-// unknown, misspelt or repeated field fails.
-func render(t *testing.T, secrets map[string][]byte) manifests {
-	t.Helper()
-	rm, err := build(t, secrets)
-	if err != nil {
-		t.Fatalf("kustomize build k8s/: %v", err)
-	}
-
-	var m manifests
-	// Each kind the manifests may hold, with its apiVersion and where it
-	// decodes to.
-	kinds := map[string]struct {
-		apiVersion string
-		into       func() any
-	}{
-		"Deployment":              {"apps/v1", func() any { m.Deployment = new(appsv1.Deployment); return m.Deployment }},
-		"Service":                 {"v1", func() any { m.Service = new(corev1.Service); return m.Service }},
-		"HorizontalPodAutoscaler": {"autoscaling/v2", func() any { m.HPA = new(autoscalingv2.HorizontalPodAutoscaler); return m.HPA }},
-		"PodDisruptionBudget":     {"policy/v1", func() any { m.PDB = new(policyv1.PodDisruptionBudget); return m.PDB }},
-		"NetworkPolicy":           {"networking.k8s.io/v1", func() any { m.NetworkPolicy = new(networkingv1.NetworkPolicy); return m.NetworkPolicy }},
-		"ConfigMap":               {"v1", func() any { m.ConfigMap = new(corev1.ConfigMap); return m.ConfigMap }},
-		"Secret":                  {"v1", func() any { m.Secret = new(corev1.Secret); return m.Secret }},
-	}
-	seen := map[string]bool{}
-	for _, r := range rm.Resources() {
-		kind := r.GetKind()
-		k, ok := kinds[kind]
-		if !ok {
-			t.Errorf("%s %s: no test knows this kind; add it to render", kind, r.GetName())
-			continue
-		}
-		if seen[kind] {
-			t.Errorf("two objects of kind %s; the test expects one", kind)
-		}
-		seen[kind] = true
-		if got := r.GetApiVersion(); got != k.apiVersion {
-			t.Errorf("%s %s: apiVersion %q, want %q", kind, r.GetName(), got, k.apiVersion)
-		}
-		raw, err := r.MarshalJSON()
-		if err != nil {
-			t.Fatalf("%s %s: %v", kind, r.GetName(), err)
-		}
-		strict, err := sigsjson.UnmarshalStrict(raw, k.into(), sigsjson.DisallowUnknownFields, sigsjson.DisallowDuplicateFields)
-		if err != nil {
-			t.Errorf("%s %s does not decode: %v", kind, r.GetName(), err)
-		}
-		for _, e := range strict {
-			t.Errorf("%s %s: %v", kind, r.GetName(), e)
-		}
-	}
-	for kind := range kinds {
-		if !seen[kind] {
-			t.Errorf("k8s/ renders no %s", kind)
-		}
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	return m
-}
-
-// container is the Deployment's one container.
-func (m manifests) container(t *testing.T) corev1.Container {
-	t.Helper()
-	cs := m.Deployment.Spec.Template.Spec.Containers
-	if len(cs) != 1 {
-		t.Fatalf("Deployment has %d containers, want 1", len(cs))
-	}
-	return cs[0]
-}
-
-// env is the container's environment as the kubelet would give it, secrets
-// resolved from the rendered Secret.
-func (m manifests) env(t *testing.T) map[string]string {
-	t.Helper()
-	c := m.container(t)
-	env := map[string]string{}
-	for _, from := range c.EnvFrom {
-		switch {
-		case from.ConfigMapRef != nil && from.ConfigMapRef.Name == m.ConfigMap.Name && from.Prefix == "":
-			maps.Copy(env, m.ConfigMap.Data)
-		default:
-			t.Errorf("envFrom %+v: want only the ConfigMap %s, without prefix", from, m.ConfigMap.Name)
-		}
-	}
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom == nil:
-			env[e.Name] = e.Value
-		case e.ValueFrom.SecretKeyRef != nil:
-			ref := e.ValueFrom.SecretKeyRef
-			v, ok := m.Secret.Data[ref.Key]
-			if ref.Name != m.Secret.Name || !ok {
-				t.Errorf("env %s refers to secret %s key %s, which k8s/ does not make (Secret %s has %v)",
-					e.Name, ref.Name, ref.Key, m.Secret.Name, slices.Sorted(maps.Keys(m.Secret.Data)))
-			}
-			env[e.Name] = string(v)
-		default:
-			t.Errorf("env %s: only values and Secret references are expected", e.Name)
-		}
-	}
-	return env
-}
 
 // load is config.Load over the manifests' environment: the settings the
 // service would run with.
@@ -236,13 +49,13 @@ func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int32
 // the port it listens on, selectors select the pods, and the pods run
 // locked down with resources set.
 func TestManifests(t *testing.T) {
-	m := render(t, testSecrets(t))
-	d, c := m.Deployment, m.container(t)
+	m := Render(t, ".", FakeSecrets(t))
+	d, c := m.Deployment, m.Container(t)
 	pod := d.Spec.Template.Spec
 
 	t.Run("variables", func(t *testing.T) {
 		known, secrets := config.Variables(), config.SecretVariables()
-		for name := range m.env(t) {
+		for name := range m.Env(t) {
 			if !slices.Contains(known, name) {
 				t.Errorf("the manifests set %s, which the service does not read (config.Variables)", name)
 			}
@@ -260,13 +73,20 @@ func TestManifests(t *testing.T) {
 	})
 
 	t.Run("settings", func(t *testing.T) {
-		env := m.env(t)
+		env := m.Env(t)
 		cfg := load(t, env)
 		if cfg.Debug {
 			t.Error("the manifests run the service in development mode; set DEBUG=false")
 		}
 		if cfg.Database.Dialect != "postgres" {
 			t.Errorf("database %s, want PostgreSQL: replicas share nothing but it", cfg.Database.Dialect)
+		}
+		// Trusted proxies are the ingress's and the gateway's pods, not the
+		// cluster: any pod in a broad range could name any client address.
+		for _, p := range cfg.TrustedProxies {
+			if p.Addr().Is4() && p.Bits() < 24 || p.Addr().Is6() && p.Bits() < 64 {
+				t.Errorf("TRUSTED_PROXIES has %s: name the ingress's and gateway's pods, not a range of the cluster", p)
+			}
 		}
 		http := containerPort(t, c, intstr.FromString("http"))
 		if int(http) != cfg.Port {
@@ -384,6 +204,18 @@ func TestManifests(t *testing.T) {
 		if !in {
 			t.Error("the NetworkPolicy lets nothing in on the service's port")
 		}
+		// ... and only from pods it names: the ingress controller's and the
+		// gateway's, never a whole namespace or the whole cluster.
+		for _, rule := range m.NetworkPolicy.Spec.Ingress {
+			if len(rule.From) == 0 {
+				t.Error("a NetworkPolicy ingress rule admits every peer")
+			}
+			for _, peer := range rule.From {
+				if peer.PodSelector == nil || len(peer.PodSelector.MatchLabels) == 0 || peer.IPBlock != nil {
+					t.Errorf("NetworkPolicy peer %+v: want the ingress controller's or the gateway's pods by label", peer)
+				}
+			}
+		}
 		out := map[int32]bool{}
 		for _, rule := range m.NetworkPolicy.Spec.Egress {
 			for _, p := range rule.Ports {
@@ -446,7 +278,7 @@ func TestManifests(t *testing.T) {
 		// The memory limit holds the peak measured under a login flood (see
 		// Sizing in k8s/README.md): PASSWORD_HASH_CONCURRENCY hashes of
 		// PASSWORD_HASH_MEMORY each, on top of the flood's connections.
-		cfg := load(t, m.env(t))
+		cfg := load(t, m.Env(t))
 		hashes := resource.NewQuantity(int64(cfg.PasswordHash.Concurrency)*int64(cfg.PasswordHash.Memory)<<10, resource.BinarySI)
 		hashes.Add(resource.MustParse(measuredFloodMemory))
 		if lim := r.Limits[corev1.ResourceMemory]; lim.Cmp(*hashes) < 0 {
@@ -463,7 +295,7 @@ const measuredFloodMemory = "132Mi"
 // TestManifestsNeedSecrets checks that kustomize refuses to render without
 // the secret files, so that a deployment never starts with empty secrets.
 func TestManifestsNeedSecrets(t *testing.T) {
-	if _, err := build(t, nil); err == nil {
+	if _, err := Build(t, ".", nil); err == nil {
 		t.Error("kustomize rendered k8s/ without secrets/; want an error")
 	}
 }

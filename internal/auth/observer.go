@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"time"
 )
@@ -28,12 +29,15 @@ const (
 	LoginAccountDisabled    LoginOutcome = "account_disabled"
 	LoginRateLimited        LoginOutcome = "rate_limited"
 	LoginBadInput           LoginOutcome = "bad_input"
-	LoginError              LoginOutcome = "error"
+	// LoginCanceled is a login whose client went away before it ended:
+	// no fault of the service.
+	LoginCanceled LoginOutcome = "canceled"
+	LoginError    LoginOutcome = "error"
 )
 
 // LoginOutcomes lists every LoginOutcome.
 func LoginOutcomes() []LoginOutcome {
-	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginAccountDisabled, LoginRateLimited, LoginBadInput, LoginError}
+	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginAccountDisabled, LoginRateLimited, LoginBadInput, LoginCanceled, LoginError}
 }
 
 // RefreshOutcome is how a refresh ended.
@@ -52,12 +56,14 @@ const (
 	// RefreshInvalid is an unknown, expired or revoked token.
 	RefreshInvalid     RefreshOutcome = "invalid"
 	RefreshRateLimited RefreshOutcome = "rate_limited"
-	RefreshError       RefreshOutcome = "error"
+	// RefreshCanceled is a refresh whose client went away before it ended.
+	RefreshCanceled RefreshOutcome = "canceled"
+	RefreshError    RefreshOutcome = "error"
 )
 
 // RefreshOutcomes lists every RefreshOutcome.
 func RefreshOutcomes() []RefreshOutcome {
-	return []RefreshOutcome{RefreshRotated, RefreshGraceReuse, RefreshReuseDetected, RefreshInvalid, RefreshRateLimited, RefreshError}
+	return []RefreshOutcome{RefreshRotated, RefreshGraceReuse, RefreshReuseDetected, RefreshInvalid, RefreshRateLimited, RefreshCanceled, RefreshError}
 }
 
 // Throttle names what refused a call as too frequent.
@@ -104,6 +110,8 @@ func loginOutcome(err error) LoginOutcome {
 		return LoginRateLimited
 	case errors.As(err, &invalid):
 		return LoginBadInput
+	case errors.Is(err, context.Canceled):
+		return LoginCanceled
 	}
 	return LoginError
 }
@@ -123,6 +131,8 @@ func refreshOutcome(err error, grace bool) RefreshOutcome {
 		return RefreshReuseDetected
 	case errors.As(err, &limited):
 		return RefreshRateLimited
+	case errors.Is(err, context.Canceled):
+		return RefreshCanceled
 	}
 	return RefreshError
 }

@@ -188,7 +188,7 @@ func (d *databaseValue) Set(v string) error {
 	case "sqlite":
 		// Not url.Parse: in "sqlite://./data/x.db" the "." is no host.
 		if rest == "" {
-			return errors.New("sqlite:// needs a path, like sqlite://auth.db or sqlite://:memory:")
+			return errors.New("sqlite:// needs a path, like sqlite://auth.db, or sqlite://:memory: for a database in memory")
 		}
 		d.Dialect, d.URL, d.Path = "sqlite", "", rest
 		return nil

@@ -55,11 +55,11 @@ func NewMetrics(db *sql.DB) *Metrics {
 	}
 	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_logins_total",
-		Help: "Logins by outcome: success, invalid_credentials, account_disabled, rate_limited, bad_input, error.",
+		Help: "Logins by outcome: success, invalid_credentials, account_disabled, rate_limited, bad_input, canceled (the client went away), error.",
 	}, []string{"outcome"})
 	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_refreshes_total",
-		Help: "Refresh-token exchanges by outcome: rotated, grace_reuse (a spent token back within REFRESH_REUSE_INTERVAL), reuse_detected (after it: the session is revoked), invalid, rate_limited, error.",
+		Help: "Refresh-token exchanges by outcome: rotated, grace_reuse (a spent token back within REFRESH_REUSE_INTERVAL), reuse_detected (after it: the session is revoked), invalid, rate_limited, canceled (the client went away), error.",
 	}, []string{"outcome"})
 	throttled := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_throttled_total",

@@ -12,6 +12,7 @@ package testdb
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 )
 
 // SQLiteMemory is the URI of a fresh in-memory SQLite database: each
@@ -116,4 +118,18 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b) // never fails: it panics rather than return an error
 	return hex.EncodeToString(b)
+}
+
+// OpenPostgres opens the PostgreSQL database uri through database/sql, for
+// a test that checks what the service wrote there; it is closed when the
+// test ends.
+func OpenPostgres(t testing.TB, uri string) *sql.DB {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { db.Close() })
+	return db
 }

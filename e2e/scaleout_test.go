@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bytes"
@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -25,14 +26,14 @@ type roundRobin struct {
 }
 
 // post sends one GraphQL operation to the next replica.
-func (rr *roundRobin) post(bearer, query string, vars map[string]any) (gqlResponse, error) {
+func (rr *roundRobin) post(bearer, query string, vars map[string]any) (apitest.Response, error) {
 	return rr.postTo(int(rr.next.Add(1)%uint64(len(rr.bases))), bearer, query, vars)
 }
 
 // postTo sends one GraphQL operation to replica i.
-func (rr *roundRobin) postTo(i int, bearer, query string, vars map[string]any) (gqlResponse, error) {
+func (rr *roundRobin) postTo(i int, bearer, query string, vars map[string]any) (apitest.Response, error) {
 	base := rr.bases[i%len(rr.bases)]
-	r, _, err := call(rr.client, base, bearer, query, vars)
+	r, _, err := apitest.Call(rr.client, base, bearer, query, vars)
 	if err == nil && r.Status != http.StatusOK {
 		err = fmt.Errorf("%s: HTTP %d %s", base, r.Status, r.Body)
 	}
@@ -41,7 +42,7 @@ func (rr *roundRobin) postTo(i int, bearer, query string, vars map[string]any) (
 
 // authPayload posts an operation that answers an AuthPayload under field
 // to the next replica.
-func (rr *roundRobin) authPayload(field, bearer, query string, vars map[string]any) (payload, gqlResponse, error) {
+func (rr *roundRobin) authPayload(field, bearer, query string, vars map[string]any) (apitest.Payload, apitest.Response, error) {
 	r, err := rr.post(bearer, query, vars)
 	p, err := decodePayload(field, r, err)
 	return p, r, err
@@ -49,8 +50,8 @@ func (rr *roundRobin) authPayload(field, bearer, query string, vars map[string]a
 
 // decodePayload decodes the AuthPayload of r under field, unless r is an
 // error.
-func decodePayload(field string, r gqlResponse, err error) (payload, error) {
-	var p payload
+func decodePayload(field string, r apitest.Response, err error) (apitest.Payload, error) {
+	var p apitest.Payload
 	if err == nil && len(r.Errors) == 0 {
 		raw, ok := r.Data[field]
 		if !ok {
@@ -104,18 +105,17 @@ type clientSession struct {
 // holds), and the ended sessions, and only they, revoked.
 func TestScaleOut(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and runs three replicas")
+		t.Skip("runs three replicas of the binary")
 	}
 	uri := testdb.Postgres(t)
 	// Throttles off: every request comes from 127.0.0.1, and the load is
 	// about consistency, not limits.
-	env := testEnv(uri, "REFRESH_REUSE_INTERVAL", "0",
+	env := apitest.Env(uri, "REFRESH_REUSE_INTERVAL", "0",
 		"LOGIN_MAX_FAILURES", "0", "RATE_LIMIT_LOGIN", "0", "RATE_LIMIT_REGISTER", "0",
 		"RATE_LIMIT_REFRESH", "0", "RATE_LIMIT_VALIDATE", "0")
 	rr := &roundRobin{client: &http.Client{Timeout: 30 * time.Second}}
 	for range 3 {
-		_, base := startProcess(t, env)
-		rr.bases = append(rr.bases, base)
+		rr.bases = append(rr.bases, startService(t, env).URL)
 	}
 	t.Cleanup(rr.client.CloseIdleConnections)
 
@@ -130,7 +130,7 @@ func TestScaleOut(t *testing.T) {
 		sessions = map[string]*clientSession{} // by session id
 		requests atomic.Int64
 	)
-	remember := func(p payload, s *clientSession) error {
+	remember := func(p apitest.Payload, s *clientSession) error {
 		sid, err := sessionID(p.AccessToken)
 		if err != nil {
 			return err
@@ -149,7 +149,7 @@ func TestScaleOut(t *testing.T) {
 			return err
 		}
 		if !live {
-			if r.code() != "UNAUTHENTICATED" || r.ext("reason") != "revoked" {
+			if r.Code() != "UNAUTHENTICATED" || r.Ext("reason") != "revoked" {
 				return fmt.Errorf("me with a revoked session's token: %s, want UNAUTHENTICATED revoked", r.Body)
 			}
 			return nil
@@ -165,8 +165,8 @@ func TestScaleOut(t *testing.T) {
 	// went wrong.
 	client := func(i int) error {
 		email := fmt.Sprintf("scale-%d-%d@example.com", i, time.Now().UnixNano())
-		creds := map[string]any{"input": map[string]any{"email": email, "password": testPassword}}
-		first, r, err := rr.authPayload("register", "", registerDoc, creds)
+		creds := map[string]any{"input": map[string]any{"email": email, "password": apitest.Password}}
+		first, r, err := rr.authPayload("register", "", apitest.RegisterDoc, creds)
 		requests.Add(1)
 		if err != nil || len(r.Errors) > 0 {
 			return unexpected("register", r, err)
@@ -179,7 +179,7 @@ func TestScaleOut(t *testing.T) {
 		if err := wantMe(first.AccessToken, user, true); err != nil {
 			return err
 		}
-		second, r, err := rr.authPayload("login", "", loginDoc, creds)
+		second, r, err := rr.authPayload("login", "", apitest.LoginDoc, creds)
 		requests.Add(1)
 		if err != nil || len(r.Errors) > 0 {
 			return unexpected("login", r, err)
@@ -193,7 +193,7 @@ func TestScaleOut(t *testing.T) {
 		// access token checked on the one after.
 		last := first
 		for step := range chain {
-			p, r, err := rr.authPayload("refreshToken", "", refreshDoc, map[string]any{"t": s1.refresh})
+			p, r, err := rr.authPayload("refreshToken", "", apitest.RefreshDoc, map[string]any{"t": s1.refresh})
 			requests.Add(1)
 			if err != nil || len(r.Errors) > 0 {
 				return unexpected(fmt.Sprintf("refresh %d", step), r, err)
@@ -235,12 +235,12 @@ func TestScaleOut(t *testing.T) {
 				reused atomic.Int32
 				errs   = make([]error, racers)
 				start  = make(chan struct{})
-				winner payload
+				winner apitest.Payload
 			)
 			for k := range racers {
 				wg.Go(func() {
 					<-start
-					r, err := rr.postTo(k, "", refreshDoc, map[string]any{"t": s2.refresh})
+					r, err := rr.postTo(k, "", apitest.RefreshDoc, map[string]any{"t": s2.refresh})
 					p, err := decodePayload("refreshToken", r, err)
 					switch {
 					case err != nil:
@@ -250,7 +250,7 @@ func TestScaleOut(t *testing.T) {
 						mu.Lock()
 						winner = p
 						mu.Unlock()
-					case r.code() == "REFRESH_TOKEN_REUSED":
+					case r.Code() == "REFRESH_TOKEN_REUSED":
 						reused.Add(1)
 					default:
 						errs[k] = fmt.Errorf("concurrent refresh: %s", r.Body)
@@ -273,21 +273,21 @@ func TestScaleOut(t *testing.T) {
 			if err := wantMe(winner.AccessToken, user, false); err != nil {
 				return err
 			}
-			r, err := rr.post("", refreshDoc, map[string]any{"t": winner.RefreshToken})
+			r, err := rr.post("", apitest.RefreshDoc, map[string]any{"t": winner.RefreshToken})
 			requests.Add(1)
-			if err != nil || r.code() != "INVALID_REFRESH_TOKEN" {
+			if err != nil || r.Code() != "INVALID_REFRESH_TOKEN" {
 				return unexpected("refresh with the winner's token of a revoked session, want INVALID_REFRESH_TOKEN", r, err)
 			}
 		case 3: // the chain's first, spent token comes back: theft
-			r, err := rr.post("", refreshDoc, map[string]any{"t": first.RefreshToken})
+			r, err := rr.post("", apitest.RefreshDoc, map[string]any{"t": first.RefreshToken})
 			requests.Add(1)
-			if err != nil || r.code() != "REFRESH_TOKEN_REUSED" {
+			if err != nil || r.Code() != "REFRESH_TOKEN_REUSED" {
 				return unexpected("refresh with a spent token, want REFRESH_TOKEN_REUSED", r, err)
 			}
 			s1.revoked = true
-			r, err = rr.post("", refreshDoc, map[string]any{"t": s1.refresh})
+			r, err = rr.post("", apitest.RefreshDoc, map[string]any{"t": s1.refresh})
 			requests.Add(1)
-			if err != nil || r.code() != "INVALID_REFRESH_TOKEN" {
+			if err != nil || r.Code() != "INVALID_REFRESH_TOKEN" {
 				return unexpected("refresh with the chain's last token after the theft, want INVALID_REFRESH_TOKEN", r, err)
 			}
 		}
@@ -317,7 +317,7 @@ func TestScaleOut(t *testing.T) {
 
 // unexpected describes an answer that is not the one wanted: the transport
 // error, or else the body.
-func unexpected(what string, r gqlResponse, err error) error {
+func unexpected(what string, r apitest.Response, err error) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}

@@ -1,4 +1,4 @@
-package k8s
+package e2e
 
 import (
 	"bufio"
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/testdb"
+	"github.com/latchkey/latchkey/k8s"
 )
 
 // nonroot is the user and group the image runs as: distroless's nonroot,
@@ -38,11 +39,11 @@ type dockerfile struct {
 	build      []string // the RUN line that runs go build, split into words
 }
 
-func readDockerfile(t *testing.T) dockerfile {
-	t.Helper()
-	raw, err := os.ReadFile("../Dockerfile")
+// readDockerfile reads the Dockerfile at path.
+func readDockerfile(path string) (dockerfile, error) {
+	raw, err := os.ReadFile(path)
 	if err != nil {
-		t.Fatal(err)
+		return dockerfile{}, err
 	}
 	var df dockerfile
 	text := strings.ReplaceAll(string(raw), "\\\n", " ")
@@ -63,21 +64,23 @@ func readDockerfile(t *testing.T) dockerfile {
 			df.entrypoint = args
 		case "RUN":
 			df.finalRuns++
-			if words := shellWords(t, args); len(words) > 0 && strings.Contains(" "+args+" ", " go build ") {
-				df.build = words
+			if !strings.Contains(" "+args+" ", " go build ") {
+				continue
+			}
+			if df.build, err = shellWords(args); err != nil {
+				return df, err
 			}
 		}
 	}
-	return df
+	return df, nil
 }
 
 // shellWords splits a simple shell command line into words: spaces
 // separate, double quotes group. Anything else a shell would interpret
-// fails the test, so that the build below is exactly the Dockerfile's.
-func shellWords(t *testing.T, s string) []string {
-	t.Helper()
+// is an error, so that the tests' build is exactly the Dockerfile's.
+func shellWords(s string) ([]string, error) {
 	if strings.ContainsAny(s, "'`$\\;&|<>()") {
-		t.Fatalf("RUN %s: too much shell for this test to repeat exactly; keep the go build line plain", s)
+		return nil, fmt.Errorf("RUN %s: too much shell for the tests to repeat exactly; keep the go build line plain", s)
 	}
 	var (
 		words  []string
@@ -103,14 +106,18 @@ func shellWords(t *testing.T, s string) []string {
 	if inWord {
 		words = append(words, word.String())
 	}
-	return words
+	return words, nil
 }
 
 // TestDockerfile checks the image's shape: a build stage, a distroless
 // static (or scratch) base, a non-root user, an exec-form entrypoint, and no
 // RUN in the final stage, which has no shell to run one.
 func TestDockerfile(t *testing.T) {
-	df := readDockerfile(t)
+	t.Parallel()
+	df, err := readDockerfile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(df.froms) < 2 {
 		t.Fatalf("%d stages, want a build stage and a run stage", len(df.froms))
 	}
@@ -133,40 +140,8 @@ func TestDockerfile(t *testing.T) {
 	}
 }
 
-// buildAsDockerfile runs the Dockerfile's go build line in the module root,
-// writing the binary into dir instead of the image's path.
-func buildAsDockerfile(t *testing.T, dir string) string {
-	t.Helper()
-	words := readDockerfile(t).build
-	var env []string
-	for len(words) > 0 && strings.Contains(words[0], "=") {
-		env, words = append(env, words[0]), words[1:]
-	}
-	if len(words) < 2 || words[0] != "go" || words[1] != "build" {
-		t.Fatalf("the Dockerfile's build line is %q, want [VAR=value...] go build ...", readDockerfile(t).build)
-	}
-	bin := filepath.Join(dir, "latchkey")
-	args := append([]string(nil), words[1:]...)
-	replaced := false
-	for i := range args {
-		if args[i] == "-o" && i+1 < len(args) {
-			args[i+1], replaced = bin, true
-		}
-	}
-	if !replaced {
-		t.Fatalf("the Dockerfile's build line %q has no -o", words)
-	}
-	cmd := exec.Command("go", args...)
-	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return bin
-}
-
-// TestImageBinary builds the binary exactly as the Dockerfile does and runs
-// it as the image and the Deployment would: as user 65532 with no
+// TestImageBinary runs the binary, built exactly as the Dockerfile does, as
+// the image and the Deployment would: as user 65532 with no
 // capabilities, on a read-only root filesystem, with the manifests'
 // environment and the keys mounted as Secret files, against
 // PostgreSQL. The probes' paths answer on the service's port, a register
@@ -178,7 +153,7 @@ func TestImageBinary(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := buildAsDockerfile(t, dir)
+	bin := binary
 
 	// Static: no dynamic loader and no shared libraries, so it runs on
 	// distroless static or scratch.
@@ -204,10 +179,9 @@ func TestImageBinary(t *testing.T) {
 			t.Fatalf("%s (util-linux) is needed: %v", tool, err)
 		}
 	}
-	secrets := testSecrets(t)
-	m := render(t, secrets)
-	c := m.container(t)
-	env := m.env(t)
+	m := k8s.Render(t, "../k8s", k8s.FakeSecrets(t))
+	c := m.Container(t)
+	env := m.Env(t)
 	env["DATABASE_URI"] = testdb.Postgres(t)
 	env["PORT"] = "0"
 

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"bufio"
@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -23,67 +22,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
-
-// call sends one GraphQL operation without failing the test, for load
-// generators running in goroutines: it returns the response, how long the
-// exchange took, or the transport error.
-func call(c *http.Client, base, bearer, query string, vars map[string]any) (gqlResponse, time.Duration, error) {
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return gqlResponse{}, 0, err
-	}
-	req, err := http.NewRequest(http.MethodPost, base+"/query", bytes.NewReader(body))
-	if err != nil {
-		return gqlResponse{}, 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
-	start := time.Now()
-	resp, err := c.Do(req)
-	if err != nil {
-		return gqlResponse{}, time.Since(start), err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	took := time.Since(start)
-	if err != nil {
-		return gqlResponse{}, took, err
-	}
-	out := gqlResponse{Status: resp.StatusCode, Header: resp.Header, Body: string(raw)}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			return out, took, fmt.Errorf("decoding response %q: %w", raw, err)
-		}
-	}
-	return out, took, nil
-}
-
-// getStatus is the status of a GET of base+path, or the transport error.
-func getStatus(c *http.Client, url string) (int, time.Duration, error) {
-	start := time.Now()
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, time.Since(start), err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode, time.Since(start), nil
-}
-
-// percentile is the p-th percentile (0..100) of ds, nearest rank.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	i := int(float64(len(s))*p/100+0.5) - 1
-	return s[min(max(i, 0), len(s)-1)]
-}
 
 // peakRSS is the peak resident set size of process pid (VmHWM), in bytes.
 func peakRSS(t *testing.T, pid int) int64 {
@@ -120,17 +61,17 @@ const floodRSSLimit = 300 << 20
 // process's peak memory stays bounded.
 func TestLoginFlood(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the binary and floods it")
+		t.Skip("runs the binary and floods it")
 	}
-	env := productionHashing(testdb.SQLiteFile(t))
+	env := apitest.ProductionHashing(testdb.SQLiteFile(t))
 	// Throttles off: the flood must meet the hasher's bound, not the
 	// account's lockout.
 	env["LOGIN_MAX_FAILURES"] = "0"
 	env["RATE_LIMIT_LOGIN"] = "0"
-	cmd, base := startProcess(t, env)
-	s := &testServer{URL: base}
-	email := uniqueEmail(t, "flood")
-	me := s.register(t, email)
+	s := startService(t, env)
+	base := s.URL
+	email := apitest.UniqueEmail("flood")
+	me := s.Register(t, email)
 
 	const logins = 500
 	flood := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: logins}}
@@ -152,7 +93,7 @@ func TestLoginFlood(t *testing.T) {
 				return
 			default:
 			}
-			r, took, err := call(probe, base, me.AccessToken, meDoc, nil)
+			r, took, err := apitest.Call(probe, base, me.AccessToken, apitest.MeDoc, nil)
 			switch {
 			case err != nil:
 				probeErrs = append(probeErrs, fmt.Sprintf("me: %v", err))
@@ -161,7 +102,7 @@ func TestLoginFlood(t *testing.T) {
 			default:
 				meTimes = append(meTimes, took)
 			}
-			status, took, err := getStatus(probe, base+"/healthz")
+			status, took, err := apitest.GetStatus(probe, base+"/healthz")
 			if err != nil || status != http.StatusOK {
 				probeErrs = append(probeErrs, fmt.Sprintf("/healthz: %d %v", status, err))
 			} else {
@@ -172,7 +113,7 @@ func TestLoginFlood(t *testing.T) {
 	}()
 
 	type result struct {
-		r    gqlResponse
+		r    apitest.Response
 		took time.Duration
 		err  error
 	}
@@ -181,7 +122,7 @@ func TestLoginFlood(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range logins {
 		// A third each: the right password, a wrong one, an unknown email.
-		who, password := email, testPassword
+		who, password := email, apitest.Password
 		switch i % 3 {
 		case 1:
 			password = "wrong password"
@@ -190,7 +131,7 @@ func TestLoginFlood(t *testing.T) {
 		}
 		wg.Go(func() {
 			<-start
-			r, took, err := call(flood, base, "", loginDoc, map[string]any{"input": map[string]any{"email": who, "password": password}})
+			r, took, err := apitest.Call(flood, base, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": who, "password": password}})
 			results[i] = result{r, took, err}
 		})
 	}
@@ -213,12 +154,12 @@ func TestLoginFlood(t *testing.T) {
 			t.Errorf("login %d: HTTP %d %s", i, res.r.Status, res.r.Body)
 			continue
 		}
-		code := res.r.code()
+		code := res.r.Code()
 		counts[code]++
 		switch code {
 		case "":
-			var p payload
-			res.r.field(t, "login", &p)
+			var p apitest.Payload
+			res.r.Field(t, "login", &p)
 			if p.AccessToken == "" || i%3 != 0 {
 				t.Errorf("login %d succeeded with %s", i, res.r.Body)
 			}
@@ -227,7 +168,9 @@ func TestLoginFlood(t *testing.T) {
 				t.Errorf("login %d with the right password: %s", i, res.r.Body)
 			}
 		case "RATE_LIMITED":
-			retryAfter(t, res.r)
+			if v, ok := res.r.Ext("retryAfter").(float64); !ok || v < 1 {
+				t.Errorf("login %d: RATE_LIMITED without a retryAfter: %s", i, res.r.Body)
+			}
 		default:
 			t.Errorf("login %d: %s", i, res.r.Body)
 		}
@@ -238,17 +181,17 @@ func TestLoginFlood(t *testing.T) {
 	if len(meTimes) < 3 {
 		t.Errorf("me answered %d times during the flood of %v, want it to keep answering", len(meTimes), elapsed)
 	}
-	rss := peakRSS(t, cmd.Process.Pid)
+	rss := peakRSS(t, s.cmd.Process.Pid)
 	t.Logf("%d logins in %v (slowest %v): %d succeeded, %d INVALID_CREDENTIALS, %d shed with RATE_LIMITED",
 		logins, elapsed.Round(time.Millisecond), slowest.Round(time.Millisecond), counts[""], counts["INVALID_CREDENTIALS"], counts["RATE_LIMITED"])
 	t.Logf("me during the flood: %d calls, p50 %v, p99 %v, max %v; /healthz max %v",
-		len(meTimes), percentile(meTimes, 50), percentile(meTimes, 99), percentile(meTimes, 100), percentile(healthTimes, 100))
+		len(meTimes), apitest.Percentile(meTimes, 50), apitest.Percentile(meTimes, 99), apitest.Percentile(meTimes, 100), apitest.Percentile(healthTimes, 100))
 	t.Logf("peak RSS of the service: %.1f MiB (limit %d MiB)", float64(rss)/(1<<20), floodRSSLimit>>20)
 	if rss > floodRSSLimit {
 		t.Errorf("peak RSS %d MiB, over the limit of %d MiB", rss>>20, floodRSSLimit>>20)
 	}
 	// The flood leaves nothing behind: the next login is served.
-	s.login(t, email, testPassword)
+	s.Login(t, email, apitest.Password)
 }
 
 // pgCluster is a throwaway PostgreSQL cluster of the test's own, made with
@@ -426,7 +369,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	pg := newPGCluster(t)
 	const requestTimeout = 3 * time.Second
-	s := startServer(t, testEnv(pg.URI(),
+	s := startService(t, apitest.Env(pg.URI(),
 		"REQUEST_TIMEOUT", requestTimeout.String(),
 		// Longer than the outage: a rotation that committed but whose
 		// response was lost must still be retryable afterwards.
@@ -446,11 +389,11 @@ func TestDatabaseOutage(t *testing.T) {
 	var chains []*chain
 	var emails []string
 	for i := range 6 {
-		email := uniqueEmail(t, fmt.Sprint("outage", i))
+		email := apitest.UniqueEmail(fmt.Sprint("outage", i))
 		emails = append(emails, email)
-		p := s.register(t, email)
+		p := s.Register(t, email)
 		chains = append(chains, &chain{email, p.RefreshToken, p.AccessToken})
-		p = s.login(t, email, testPassword)
+		p = s.Login(t, email, apitest.Password)
 		chains = append(chains, &chain{email, p.RefreshToken, p.AccessToken})
 	}
 
@@ -459,7 +402,7 @@ func TestDatabaseOutage(t *testing.T) {
 		what       string
 		at         time.Time
 		took       time.Duration
-		r          gqlResponse
+		r          apitest.Response
 		err        error
 		registered string // the email a register tried
 	}
@@ -490,9 +433,9 @@ func TestDatabaseOutage(t *testing.T) {
 	for _, ch := range chains {
 		loop(func() {
 			at := time.Now()
-			r, took, err := call(c, s.URL, "", refreshDoc, map[string]any{"t": ch.refresh})
+			r, took, err := apitest.Call(c, s.URL, "", apitest.RefreshDoc, map[string]any{"t": ch.refresh})
 			if err == nil && len(r.Errors) == 0 {
-				var p payload
+				var p apitest.Payload
 				if raw, ok := r.Data["refreshToken"]; ok && json.Unmarshal(raw, &p) == nil && p.RefreshToken != "" {
 					ch.refresh, ch.access = p.RefreshToken, p.AccessToken
 				}
@@ -503,7 +446,7 @@ func TestDatabaseOutage(t *testing.T) {
 	for i := range 2 {
 		loop(func() {
 			at := time.Now()
-			r, took, err := call(c, s.URL, "", loginDoc, map[string]any{"input": map[string]any{"email": emails[i], "password": testPassword}})
+			r, took, err := apitest.Call(c, s.URL, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": emails[i], "password": apitest.Password}})
 			record(exchange{what: "login", at: at, took: took, r: r, err: err})
 		})
 	}
@@ -511,7 +454,7 @@ func TestDatabaseOutage(t *testing.T) {
 	loop(func() {
 		email := fmt.Sprintf("outage-new-%d-%d@example.com", time.Now().UnixNano(), registrations.Add(1))
 		at := time.Now()
-		r, took, err := call(c, s.URL, "", registerDoc, map[string]any{"input": map[string]any{"email": email, "password": testPassword}})
+		r, took, err := apitest.Call(c, s.URL, "", apitest.RegisterDoc, map[string]any{"input": map[string]any{"email": email, "password": apitest.Password}})
 		record(exchange{what: "register", at: at, took: took, r: r, err: err, registered: email})
 	})
 	// /healthz must answer throughout; /readyz is watched for its turns.
@@ -523,7 +466,7 @@ func TestDatabaseOutage(t *testing.T) {
 				return
 			default:
 			}
-			if status, _, err := getStatus(c, s.URL+"/healthz"); err != nil || status != http.StatusOK {
+			if status, _, err := apitest.GetStatus(c, s.URL+"/healthz"); err != nil || status != http.StatusOK {
 				healthErrs = append(healthErrs, fmt.Sprintf("%d %v", status, err))
 			}
 			time.Sleep(50 * time.Millisecond)
@@ -532,15 +475,47 @@ func TestDatabaseOutage(t *testing.T) {
 	waitReady := func(want int, within time.Duration) (time.Duration, bool) {
 		start := time.Now()
 		for time.Since(start) < within {
-			if status, _, err := getStatus(c, s.URL+"/readyz"); err == nil && status == want {
+			if status, _, err := apitest.GetStatus(c, s.URL+"/readyz"); err == nil && status == want {
 				return time.Since(start), true
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
 		return time.Since(start), false
 	}
+	// turns checks that /readyz turns to want within, after what happened.
+	turns := func(want int, within time.Duration, after string) {
+		t.Helper()
+		if took, ok := waitReady(want, within); !ok {
+			t.Errorf("/readyz still not %d %v after %s", want, took, after)
+		} else {
+			t.Logf("/readyz answered %d %v after %s", want, took.Round(time.Millisecond), after)
+		}
+	}
+	// seen waits until the load has an exchange of kind what ("" for any)
+	// that started after since and that ok accepts.
+	seen := func(what string, since time.Time, ok func(exchange) bool, within time.Duration) bool {
+		deadline := time.Now().Add(within)
+		for time.Now().Before(deadline) {
+			mu.Lock()
+			found := slices.ContainsFunc(exchanges, func(x exchange) bool {
+				return (what == "" || x.what == what) && x.at.After(since) && ok(x)
+			})
+			mu.Unlock()
+			if found {
+				return true
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return false
+	}
+	succeeds := func(x exchange) bool { return x.err == nil && len(x.r.Errors) == 0 }
+	fails := func(x exchange) bool { return x.err == nil && len(x.r.Errors) > 0 }
+	for _, what := range []string{"refresh", "login", "register"} {
+		if !seen(what, time.Time{}, succeeds, 30*time.Second) {
+			t.Errorf("no %s succeeded before the outage", what)
+		}
+	}
 
-	time.Sleep(time.Second)
 	// First a database that hangs: requests end at REQUEST_TIMEOUT.
 	pg.freeze(t)
 	var thawed time.Time
@@ -550,29 +525,23 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 	})
 	frozen := time.Now()
-	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
-		t.Errorf("/readyz still not 503 %v after PostgreSQL froze", took)
-	} else {
-		t.Logf("/readyz answered 503 %v after PostgreSQL froze", took.Round(time.Millisecond))
+	turns(http.StatusServiceUnavailable, 10*time.Second, "PostgreSQL froze")
+	if !seen("", frozen, fails, 3*requestTimeout) {
+		t.Errorf("no request begun while PostgreSQL was frozen failed within %v", 3*requestTimeout)
 	}
-	time.Sleep(time.Until(frozen.Add(requestTimeout + time.Second)))
 	pg.thaw(t)
 	thawed = time.Now()
-	if took, ok := waitReady(http.StatusOK, 30*time.Second); !ok {
-		t.Errorf("/readyz not 200 %v after PostgreSQL thawed", took)
-	} else {
-		t.Logf("/readyz answered 200 %v after PostgreSQL thawed", took.Round(time.Millisecond))
+	turns(http.StatusOK, 30*time.Second, "PostgreSQL thawed")
+	if !seen("", thawed, succeeds, 30*time.Second) {
+		t.Errorf("no request succeeded after PostgreSQL thawed")
 	}
-	time.Sleep(time.Second)
 	// Then one that crashes.
 	crashed := time.Now()
 	pg.crash(t)
-	if took, ok := waitReady(http.StatusServiceUnavailable, 10*time.Second); !ok {
-		t.Errorf("/readyz still not 503 %v after PostgreSQL stopped", took)
-	} else {
-		t.Logf("/readyz answered 503 %v after PostgreSQL stopped", took.Round(time.Millisecond))
+	turns(http.StatusServiceUnavailable, 10*time.Second, "PostgreSQL stopped")
+	if !seen("", crashed, fails, 10*time.Second) {
+		t.Errorf("no request begun while PostgreSQL was down failed")
 	}
-	time.Sleep(2 * time.Second)
 	pg.start(t)
 	restarted := time.Now()
 	recovery, ok := waitReady(http.StatusOK, 30*time.Second)
@@ -581,8 +550,13 @@ func TestDatabaseOutage(t *testing.T) {
 		wg.Wait()
 		t.Fatalf("/readyz not 200 %v after PostgreSQL started again; logs:\n%s", recovery, s.logs)
 	}
-	// Load goes on after the recovery, then stops.
-	time.Sleep(2 * time.Second)
+	// Load goes on until every kind of request has succeeded again, then
+	// stops.
+	for _, what := range []string{"refresh", "login", "register"} {
+		if !seen(what, restarted, succeeds, 30*time.Second) {
+			t.Errorf("no %s succeeded after PostgreSQL started again", what)
+		}
+	}
 	close(stop)
 	wg.Wait()
 
@@ -623,12 +597,12 @@ func TestDatabaseOutage(t *testing.T) {
 		}
 		errN++
 		failed = append(failed, x.took)
-		if x.r.code() != "INTERNAL_SERVER_ERROR" {
+		if x.r.Code() != "INTERNAL_SERVER_ERROR" {
 			t.Errorf("%s at +%v: %s, want only INTERNAL_SERVER_ERROR", x.what, x.at.Sub(crashed), x.r.Body)
 			continue
 		}
-		if id := x.r.Header.Get("X-Request-Id"); id == "" || x.r.ext("requestId") != id {
-			t.Errorf("%s: requestId %v, want the X-Request-Id %q", x.what, x.r.ext("requestId"), id)
+		if id := x.r.Header.Get("X-Request-Id"); id == "" || x.r.Ext("requestId") != id {
+			t.Errorf("%s: requestId %v, want the X-Request-Id %q", x.what, x.r.Ext("requestId"), id)
 		}
 		for _, leak := range leaks {
 			if strings.Contains(x.r.Body, leak) {
@@ -643,9 +617,9 @@ func TestDatabaseOutage(t *testing.T) {
 		t.Errorf("%d successes before the crash, %d errors, %d successes after the restart: want each > 0", okBefore, errN, okAfter)
 	}
 	t.Logf("%d exchanges: %d ok before the crash, %d failed (p50 %v, max %v), %d ok after the restart",
-		len(exchanges), okBefore, errN, percentile(failed, 50), percentile(failed, 100), okAfter)
+		len(exchanges), okBefore, errN, apitest.Percentile(failed, 50), apitest.Percentile(failed, 100), okAfter)
 	t.Logf("while frozen: %d failed, p50 %v, max %v (REQUEST_TIMEOUT %v)",
-		len(frozenFailed), percentile(frozenFailed, 50), percentile(frozenFailed, 100), requestTimeout)
+		len(frozenFailed), apitest.Percentile(frozenFailed, 50), apitest.Percentile(frozenFailed, 100), requestTimeout)
 	if len(frozenFailed) == 0 {
 		t.Errorf("no request failed while PostgreSQL was frozen")
 	}
@@ -655,17 +629,17 @@ func TestDatabaseOutage(t *testing.T) {
 	// Every chain continues from the token its client holds, and its
 	// access token works.
 	for i, ch := range chains {
-		r := s.refresh(t, ch.refresh)
+		r := s.Refresh(t, ch.refresh)
 		if len(r.Errors) > 0 {
 			t.Errorf("chain %d (%s) cannot continue after the outage: %s", i, ch.email, r.Body)
 			continue
 		}
-		var p payload
-		r.field(t, "refreshToken", &p)
-		if r := s.refresh(t, p.RefreshToken); len(r.Errors) > 0 {
+		var p apitest.Payload
+		r.Field(t, "refreshToken", &p)
+		if r := s.Refresh(t, p.RefreshToken); len(r.Errors) > 0 {
 			t.Errorf("chain %d: second refresh after the outage: %s", i, r.Body)
 		}
-		if r := s.post(t, p.AccessToken, meDoc, nil); len(r.Errors) > 0 {
+		if r := s.Post(t, p.AccessToken, apitest.MeDoc, nil); len(r.Errors) > 0 {
 			t.Errorf("chain %d: me after the outage: %s", i, r.Body)
 		}
 	}
@@ -676,14 +650,14 @@ func TestDatabaseOutage(t *testing.T) {
 			continue
 		}
 		if x.err == nil && len(x.r.Errors) == 0 {
-			s.login(t, x.registered, testPassword)
+			s.Login(t, x.registered, apitest.Password)
 			continue
 		}
-		r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": x.registered, "password": testPassword}})
-		if code := r.code(); code != "" && code != "EMAIL_TAKEN" {
+		r := s.Post(t, "", apitest.RegisterDoc, map[string]any{"input": map[string]any{"email": x.registered, "password": apitest.Password}})
+		if code := r.Code(); code != "" && code != "EMAIL_TAKEN" {
 			t.Errorf("registering %s again after a failed attempt: %s", x.registered, r.Body)
 		}
-		s.login(t, x.registered, testPassword)
+		s.Login(t, x.registered, apitest.Password)
 	}
 
 	checkConsistency(t, pg.URI())
@@ -693,11 +667,7 @@ func TestDatabaseOutage(t *testing.T) {
 // the test ends, and a context that bounds them.
 func openPostgres(t *testing.T, uri string) (*sql.DB, context.Context) {
 	t.Helper()
-	db, err := sql.Open("pgx", uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := testdb.OpenPostgres(t, uri)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return db, ctx
@@ -774,94 +744,4 @@ func checkConsistency(t *testing.T, uri string) {
 		t.Fatal(err)
 	}
 	t.Logf("consistent: %d users, %d sessions, %d refresh tokens", users, sessions, tokens)
-}
-
-// TestLoginTimingUnknownEmail compares, in one run, logins with an unknown
-// email and logins with a known email and a wrong password: their medians
-// must agree within noise, or the time of a login would tell whether an
-// email is registered. Logins that skip the hash (a password over the
-// length limit) are timed too, to show the comparison would see a skipped
-// hash.
-func TestLoginTimingUnknownEmail(t *testing.T) {
-	if testing.Short() {
-		t.Skip("times 120 logins")
-	}
-	s := startServer(t, testEnv(testdb.SQLiteMemory,
-		"PASSWORD_HASH_MEMORY", "4096", "PASSWORD_HASH_ITERATIONS", "1",
-		"LOGIN_MAX_FAILURES", "0", "RATE_LIMIT_LOGIN", "0"))
-	email := uniqueEmail(t, "timing")
-	s.register(t, email)
-	tooLong := strings.Repeat("x", 300)
-	timeLogin := func(email, password string) time.Duration {
-		start := time.Now()
-		r := s.loginAs(t, nil, email, password)
-		took := time.Since(start)
-		wantCode(t, "timed login", r, "INVALID_CREDENTIALS")
-		return took
-	}
-	for range 5 { // warm up
-		timeLogin(email, "wrong password")
-		timeLogin("nobody@example.com", "wrong password")
-	}
-	var known, unknown, unhashed []time.Duration
-	for i := range 40 {
-		// Alternate the order, so that neither kind always comes first.
-		if i%2 == 0 {
-			known = append(known, timeLogin(email, "wrong password"))
-			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
-		} else {
-			unknown = append(unknown, timeLogin(fmt.Sprintf("nobody-%d@example.com", i), "wrong password"))
-			known = append(known, timeLogin(email, "wrong password"))
-		}
-		unhashed = append(unhashed, timeLogin(email, tooLong))
-	}
-	k, u, none := percentile(known, 50), percentile(unknown, 50), percentile(unhashed, 50)
-	t.Logf("median login: known email, wrong password %v; unknown email %v; no hash at all %v", k, u, none)
-	const tolerance = 1.5
-	if ratio := float64(max(k, u)) / float64(min(k, u)); ratio > tolerance {
-		t.Errorf("unknown email %v vs wrong password %v: ratio %.2f over %.1f, the time tells whether an email is registered", u, k, ratio, tolerance)
-	}
-	// Without this the test could not fail for a skipped hash.
-	if ratio := float64(k) / float64(none); ratio < 2*tolerance {
-		t.Errorf("a login with its hash takes %v, one without %v: ratio %.2f, too small to see a skipped hash", k, none, ratio)
-	}
-}
-
-// TestThrottleSharedByReplicas runs two instances on one PostgreSQL
-// database: failures counted by either throttle logins on both.
-func TestThrottleSharedByReplicas(t *testing.T) {
-	t.Run("account", func(t *testing.T) {
-		uri := testdb.Postgres(t)
-		servers := []*testServer{startServer(t, testEnv(uri)), startServer(t, testEnv(uri))}
-		victim, bystander := uniqueEmail(t, "shared-victim"), uniqueEmail(t, "shared-bystander")
-		servers[0].register(t, victim)
-		servers[1].register(t, bystander)
-		for i := range 10 {
-			wantCode(t, fmt.Sprintf("failure %d on replica %d", i+1, i%2), servers[i%2].loginAs(t, nil, victim, fmt.Sprint("wrong password ", i)), "INVALID_CREDENTIALS")
-		}
-		for i, s := range servers {
-			r := s.loginAs(t, nil, victim, testPassword)
-			wantCode(t, fmt.Sprintf("right password on replica %d after 10 failures on both", i), r, "RATE_LIMITED")
-			if r.code() == "RATE_LIMITED" {
-				retryAfter(t, r)
-			}
-		}
-		for i, s := range servers {
-			if r := s.loginAs(t, nil, bystander, testPassword); len(r.Errors) > 0 {
-				t.Errorf("another account on replica %d: %s", i, r.Body)
-			}
-		}
-	})
-	t.Run("address", func(t *testing.T) {
-		uri := testdb.Postgres(t)
-		env := testEnv(uri, "RATE_LIMIT_LOGIN", "4/15m", "LOGIN_MAX_FAILURES", "0")
-		servers := []*testServer{startServer(t, env), startServer(t, env)}
-		for i := range 4 {
-			wantCode(t, fmt.Sprintf("failure %d", i+1), servers[i%2].loginAs(t, nil, uniqueEmail(t, fmt.Sprint("spray", i)), "wrong password"), "INVALID_CREDENTIALS")
-		}
-		for i, s := range servers {
-			r := s.loginAs(t, nil, uniqueEmail(t, "spray-over"), "wrong password")
-			wantCode(t, fmt.Sprintf("replica %d past the address limit counted on both", i), r, "RATE_LIMITED")
-		}
-	})
 }

@@ -1,77 +1,39 @@
-package main
+package e2e
 
 import (
 	"bytes"
 	"encoding/base64"
-	"os"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
-	"github.com/latchkey/latchkey/internal/web"
 )
 
 // keysCLI runs the built binary's keys command with env and returns its
 // output and error.
 func keysCLI(t *testing.T, env map[string]string, args ...string) (string, error) {
 	t.Helper()
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatalf("building: %v", err)
-	}
-	cmd := exec.Command(bin, append([]string{"keys"}, args...)...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return runCommand(t, env, append([]string{"keys"}, args...)...)
 }
 
 // signingKid returns the kid of a token freshly issued by s.
-func signingKid(t *testing.T, s *testServer, email string) string {
+func signingKid(t *testing.T, s *apitest.Server, email string) string {
 	t.Helper()
-	return headerOf(t, s.login(t, email, testPassword).AccessToken)["kid"].(string)
-}
-
-// jwksKids returns the kids of the JWKS of the service at baseURL, in
-// order.
-func jwksKids(t *testing.T, baseURL string) []string {
-	t.Helper()
-	var set struct{ Keys []struct{ Kid string } }
-	getJSON(t, baseURL+web.JWKSPath, &set)
-	var kids []string
-	for _, k := range set.Keys {
-		kids = append(kids, k.Kid)
-	}
-	return kids
-}
-
-// eventually polls ok every 100 ms until it holds, failing t after limit.
-func eventually(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return apitest.HeaderOf(t, s.Login(t, email, apitest.Password).AccessToken)["kid"].(string)
 }
 
 // works reports whether tok passes @auth and validateToken on s. The two
 // must agree, unless the replica re-read its keys in the middle of the
 // check, which validateToken asked before and after @auth shows.
-func works(t *testing.T, s *testServer, tok string) bool {
+func works(t *testing.T, s *apitest.Server, tok string) bool {
 	t.Helper()
-	before := validate(t, s, tok).Valid
-	r := s.post(t, tok, meDoc, nil)
-	after := validate(t, s, tok).Valid
+	before := s.Validate(t, tok).Valid
+	r := s.Post(t, tok, apitest.MeDoc, nil)
+	after := s.Validate(t, tok).Valid
 	if before == after && (len(r.Errors) == 0) != after {
 		t.Errorf("me and validateToken disagree on a token: %s, valid %v", r.Body, after)
 	}
@@ -84,21 +46,21 @@ func works(t *testing.T, s *testServer, tok string) bool {
 // keep working, new tokens carry the new kid on both replicas, the retired
 // key's tokens fail everywhere, and all of it holds across a restart.
 func TestDatabaseKeyRotation(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
-		t.Skip("builds the binary")
+		t.Skip("runs the binary")
 	}
 	uri := testdb.Postgres(t)
-	env := testEnv(uri,
+	env := apitest.Env(uri,
 		"DEBUG", "false",
 		"KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK),
 		"JWT_KEYS_REFRESH_INTERVAL", "1s",
 	)
-	cmdA, baseA := startProcess(t, env)
-	_, baseB := startProcess(t, env)
-	a, b := &testServer{URL: baseA}, &testServer{URL: baseB}
-	email := uniqueEmail(t, "rotation")
-	before := a.register(t, email)
-	oldKid := headerOf(t, before.AccessToken)["kid"].(string)
+	serviceA := startService(t, env)
+	a, b := serviceA.Server, startService(t, env).Server
+	email := apitest.UniqueEmail("rotation")
+	before := a.Register(t, email)
+	oldKid := apitest.HeaderOf(t, before.AccessToken)["kid"].(string)
 	if kid := signingKid(t, b, email); kid != oldKid {
 		t.Fatalf("replicas sign with %s and %s, want one key", oldKid, kid)
 	}
@@ -121,13 +83,13 @@ func TestDatabaseKeyRotation(t *testing.T) {
 		t.Fatalf("keys rotate --force printed no promoted key:\n%s", out)
 	}
 	newKid := m[1]
-	for _, s := range []*testServer{a, b} {
-		eventually(t, 15*time.Second, "replica signs with the new key "+newKid, func() bool { return signingKid(t, s, email) == newKid })
+	for _, s := range []*apitest.Server{a, b} {
+		apitest.Eventually(t, 15*time.Second, "replica signs with the new key "+newKid, func() bool { return signingKid(t, s, email) == newKid })
 		if !works(t, s, before.AccessToken) {
 			t.Errorf("token of the previous key refused by %s after the rotation", s.URL)
 		}
 	}
-	after := b.login(t, email, testPassword)
+	after := b.Login(t, email, apitest.Password)
 
 	// Retiring the previous key too early is refused; forced, it goes.
 	if out, err := keysCLI(t, env, "retire", oldKid); err == nil || !strings.Contains(out, "too early") {
@@ -139,9 +101,9 @@ func TestDatabaseKeyRotation(t *testing.T) {
 	if out, err := keysCLI(t, env, "retire", oldKid, "--force"); err != nil || !strings.Contains(out, "retired "+oldKid) {
 		t.Fatalf("keys retire --force = %v:\n%s", err, out)
 	}
-	for _, s := range []*testServer{a, b} {
-		eventually(t, 15*time.Second, "replica refuses the retired key's token", func() bool { return !works(t, s, before.AccessToken) })
-		if v := validate(t, s, before.AccessToken); v.Reason == nil || *v.Reason != "unknown_key" {
+	for _, s := range []*apitest.Server{a, b} {
+		apitest.Eventually(t, 15*time.Second, "replica refuses the retired key's token", func() bool { return !works(t, s, before.AccessToken) })
+		if v := s.Validate(t, before.AccessToken); v.Reason == nil || *v.Reason != "unknown_key" {
 			t.Errorf("validateToken(retired key's token) reason = %v, want unknown_key", v.Reason)
 		}
 		if !works(t, s, after.AccessToken) {
@@ -150,21 +112,15 @@ func TestDatabaseKeyRotation(t *testing.T) {
 	}
 
 	// Restart replica A: it loads the same keys.
-	if err := cmdA.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmdA.Wait(); err != nil {
-		t.Fatalf("replica A exited with %v after SIGTERM", err)
-	}
-	_, baseA = startProcess(t, env)
-	a = &testServer{URL: baseA}
+	serviceA.stop(t)
+	a = startService(t, env).Server
 	if !works(t, a, after.AccessToken) || works(t, a, before.AccessToken) {
 		t.Error("after a restart: want the new key's token accepted and the retired key's refused")
 	}
 	if kid := signingKid(t, a, email); kid != newKid {
 		t.Errorf("after a restart the replica signs with %s, want %s", kid, newKid)
 	}
-	if kids := jwksKids(t, a.URL); len(kids) != 2 || kids[0] != newKid || slices.Contains(kids, oldKid) {
+	if kids := apitest.JWKSKids(t, a.URL); len(kids) != 2 || kids[0] != newKid || slices.Contains(kids, oldKid) {
 		t.Errorf("JWKS kids after the rotation = %v, want %s first and a key introduced ahead, without %s", kids, newKid, oldKid)
 	}
 }
@@ -172,17 +128,18 @@ func TestDatabaseKeyRotation(t *testing.T) {
 // TestKeysCommandRefusals checks the keys command's answers to what it
 // cannot do.
 func TestKeysCommandRefusals(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
-		t.Skip("builds the binary")
+		t.Skip("runs the binary")
 	}
-	db := testEnv(testdb.SQLiteFile(t))
+	db := apitest.Env(testdb.SQLiteFile(t))
 	for _, tc := range []struct {
 		name string
 		env  map[string]string
 		args []string
 		want string
 	}{
-		{"shared secret", testEnv(testdb.SQLiteMemory, "JWT_SECRET_KEY", "a shared secret of at least thirty-two bytes"), []string{"list"}, "not the database"},
+		{"shared secret", apitest.Env(testdb.SQLiteMemory, "JWT_SECRET_KEY", "a shared secret of at least thirty-two bytes"), []string{"list"}, "not the database"},
 		{"no subcommand", db, nil, "usage"},
 		{"unknown subcommand", db, []string{"spin"}, "usage"},
 		{"unknown key", db, []string{"retire", "nope"}, "no such signing key"},
@@ -194,7 +151,7 @@ func TestKeysCommandRefusals(t *testing.T) {
 		})
 	}
 	// Keys sealed with one key-encryption key do not open without it.
-	sealed := testEnv(testdb.SQLiteFile(t), "KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK))
+	sealed := apitest.Env(testdb.SQLiteFile(t), "KEY_ENCRYPTION_KEY", base64.StdEncoding.EncodeToString(testKEK))
 	if out, err := keysCLI(t, sealed, "list"); err != nil {
 		t.Fatalf("keys list: %v\n%s", err, out)
 	}
@@ -202,10 +159,8 @@ func TestKeysCommandRefusals(t *testing.T) {
 	if out, err := keysCLI(t, sealed, "list"); err == nil || !strings.Contains(out, "KEY_ENCRYPTION_KEY") {
 		t.Errorf("keys list without the key-encryption key = %v:\n%s\nwant an error naming KEY_ENCRYPTION_KEY", err, out)
 	}
-	var out strings.Builder
-	err := run(t.Context(), []string{"latchkey"}, func(k string) string { return sealed[k] }, &syncWriter{w: &out}, &syncWriter{w: &out})
-	if err == nil || !strings.Contains(err.Error(), "KEY_ENCRYPTION_KEY") {
-		t.Errorf("serving without the key-encryption key = %v, want an error naming KEY_ENCRYPTION_KEY", err)
+	if out, err := runCommand(t, sealed); err == nil || !strings.Contains(out, "KEY_ENCRYPTION_KEY") {
+		t.Errorf("serving without the key-encryption key = %v:\n%s\nwant an error naming KEY_ENCRYPTION_KEY", err, out)
 	}
 
 	// A new key-encryption key beside the previous one seals the keys

@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"net/http"
@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/latchkey/latchkey/internal/apitest"
 )
 
 // TestExampleWebBrowser builds examples/web against a service in production
@@ -20,7 +22,7 @@ import (
 // out in one tab signs out the other, and the same page from an unlisted
 // origin cannot reach the service.
 func TestExampleWebBrowser(t *testing.T) {
-	dir := filepath.Join("examples", "web")
+	dir := filepath.Join("..", "examples", "web")
 	chromium := chromiumFor(t, dir)
 
 	out := t.TempDir()
@@ -29,7 +31,7 @@ func TestExampleWebBrowser(t *testing.T) {
 	otherOrigin := strings.Replace(page.URL, "127.0.0.1", "localhost", 1)
 
 	const secret = "a shared secret of at least thirty-two bytes"
-	s := startServer(t, testEnv("sqlite://:memory:",
+	s := startService(t, apitest.Env("sqlite://:memory:",
 		"DEBUG", "false", "JWT_SECRET_KEY", secret,
 		"ACCESS_TOKEN_TTL", "3s", "REFRESH_REUSE_INTERVAL", "0",
 		"CORS_ALLOWED_ORIGINS", page.URL))

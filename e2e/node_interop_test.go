@@ -1,4 +1,4 @@
-package main
+package e2e
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -52,21 +53,22 @@ func verifyWithNode(t *testing.T, dir, issuer, audience, jwksURL string, tokens 
 // npm, fetching the keys from the running service (createRemoteJWKSet), for
 // every key type; a tampered token and one for another audience fail.
 func TestNodeVerifier(t *testing.T) {
-	dir := npmProject(t, filepath.Join("interop", "node"))
+	t.Parallel()
+	dir := npmProject(t, filepath.Join("..", "interop", "node"))
 	const issuer = "https://auth.example.com"
 	for _, alg := range []string{"ES256 database", "RS256", "ES256", "EdDSA"} {
 		t.Run(alg, func(t *testing.T) {
-			env := testEnv(testdb.SQLiteMemory, "JWT_ISSUER", issuer)
+			env := apitest.Env(testdb.SQLiteMemory, "JWT_ISSUER", issuer)
 			if !strings.Contains(alg, "database") {
-				env["JWT_PRIVATE_KEY"] = pemKeys(t)[alg].private
+				env["JWT_PRIVATE_KEY"] = apitest.PEMKeys(t)[alg].Private
 			}
-			s := startServer(t, env)
-			p := s.register(t, uniqueEmail(t, "node"))
-			tampered := tamper(t, p.AccessToken)
+			s := startService(t, env)
+			p := s.Register(t, apitest.UniqueEmail("node"))
+			tampered := apitest.Tamper(t, p.AccessToken)
 			jwksURL := s.URL + "/.well-known/jwks.json"
 			got := verifyWithNode(t, dir, issuer, "api", jwksURL, p.AccessToken, tampered)
 			wantAlg := strings.Fields(alg)[0]
-			if r := got[0]; !r.OK || r.Alg != wantAlg || r.Kid != headerOf(t, p.AccessToken)["kid"] || r.Payload["sub"] != p.User.ID || r.Payload["scope"] != "user" {
+			if r := got[0]; !r.OK || r.Alg != wantAlg || r.Kid != apitest.HeaderOf(t, p.AccessToken)["kid"] || r.Payload["sub"] != p.User.ID || r.Payload["scope"] != "user" {
 				t.Errorf("node jose on a valid token = %+v, want ok with alg %s and sub %s", r, wantAlg, p.User.ID)
 			}
 			if r := got[1]; r.OK || r.Code != "ERR_JWS_SIGNATURE_VERIFICATION_FAILED" {

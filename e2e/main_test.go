@@ -1,0 +1,173 @@
+// Package e2e holds the tests that need more than one process: they run
+// the service's binary, built once by TestMain exactly as the Dockerfile
+// builds it, several replicas of it, PostgreSQL clusters of their own, Node
+// programs, an Apollo Gateway and Chromium. In -short mode they skip, and
+// nothing is built. The tests that mostly wait for other programs run in
+// parallel; those that measure time or memory under load (the floods, the
+// outage, the browsers' token expiry) run first, one at a time.
+package e2e
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/apitest"
+)
+
+// binary is the service's binary that TestMain built, "" in -short mode.
+var binary string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		os.Exit(m.Run())
+	}
+	dir, err := os.MkdirTemp("", "latchkey-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// TestImageBinary runs the binary as another user, as the pod does.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binary = filepath.Join(dir, "latchkey")
+	if err := buildAsDockerfile(binary); err != nil {
+		fmt.Fprintf(os.Stderr, "building the service: %v\n", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildAsDockerfile runs the Dockerfile's go build line in the module root,
+// writing the binary to bin instead of the image's path. Every test here
+// runs that binary: the one the image ships.
+func buildAsDockerfile(bin string) error {
+	df, err := readDockerfile("../Dockerfile")
+	if err != nil {
+		return err
+	}
+	words := df.build
+	var env []string
+	for len(words) > 0 && strings.Contains(words[0], "=") {
+		env, words = append(env, words[0]), words[1:]
+	}
+	if len(words) < 2 || words[0] != "go" || words[1] != "build" {
+		return fmt.Errorf("the Dockerfile's build line is %q, want [VAR=value...] go build ...", df.build)
+	}
+	args := append([]string(nil), words[1:]...)
+	replaced := false
+	for i := range args {
+		if args[i] == "-o" && i+1 < len(args) {
+			args[i+1], replaced = bin, true
+		}
+	}
+	if !replaced {
+		return fmt.Errorf("the Dockerfile's build line %q has no -o", df.build)
+	}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// service is a process of the built binary.
+type service struct {
+	*apitest.Server
+	cmd  *exec.Cmd
+	logs *apitest.LogBuffer
+	done chan struct{} // closed when the process has exited
+	err  error         // what Wait returned, once done is closed
+}
+
+// startService runs the built binary with env as its whole environment
+// (PATH aside), reads its address from its "listening" log line, waits
+// until /readyz answers, and kills it when the test ends if it still runs.
+func startService(t testing.TB, env map[string]string) *service {
+	t.Helper()
+	if binary == "" {
+		t.Fatal("the service was not built: this test must skip in -short mode")
+	}
+	cmd := exec.Command(binary)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	s := &service{cmd: cmd, logs: apitest.NewLogBuffer(), done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = s.logs, s.logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-s.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-s.done
+		}
+	})
+	select {
+	case addr := <-s.logs.Addr():
+		s.Server = &apitest.Server{URL: apitest.BaseURL(addr)}
+	case <-s.done:
+		t.Fatalf("the service exited with %v before listening; logs:\n%s", s.err, s.logs)
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the service did not listen; logs:\n%s", s.logs)
+	}
+	if err := apitest.WaitForReady(s.URL); err != nil {
+		t.Fatalf("%v; logs:\n%s", err, s.logs)
+	}
+	return s
+}
+
+// stop ends the service with SIGTERM, as an orchestrator does, and fails
+// the test unless it exits cleanly within 20 seconds.
+func (s *service) stop(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+		if s.err != nil {
+			t.Fatalf("after SIGTERM the service exited with %v, want 0; logs:\n%s", s.err, s.logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the service did not stop on SIGTERM; logs:\n%s", s.logs)
+	}
+}
+
+// runCommand runs the built binary with args and env as its whole
+// environment (PATH aside), as an operator runs a command, and returns its
+// output and error.
+func runCommand(t testing.TB, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	if binary == "" {
+		t.Fatal("the service was not built: this test must skip in -short mode")
+	}
+	cmd := exec.CommandContext(t.Context(), binary, args...)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
