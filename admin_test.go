@@ -36,7 +36,7 @@ func startAdmin(t *testing.T, uri string, overrides ...string) *adminFixture {
 
 // createUser runs `latchkey users create EMAIL flags... --password-stdin`
 // with testPassword on its standard input.
-func createUser(t *testing.T, env map[string]string, email string, flags ...string) string {
+func createUser(t testing.TB, env map[string]string, email string, flags ...string) string {
 	t.Helper()
 	var out strings.Builder
 	args := append([]string{"latchkey", "users", "create", email, "--password-stdin"}, flags...)
