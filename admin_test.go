@@ -520,6 +520,8 @@ func TestAuditEvents(t *testing.T) {
 		wantCode(t, "login of a disabled account", login(testPassword+"!"), "ACCOUNT_DISABLED")
 		wantCode(t, "login with a wrong password again", login("wrong again"), "INVALID_CREDENTIALS")
 		wantCode(t, "login, throttled", login("wrong again"), "RATE_LIMITED")
+		// A flood of refusals is recorded once a minute.
+		wantCode(t, "login, throttled again", login(testPassword+"!"), "RATE_LIMITED")
 		f.post(t, f.admin.AccessToken, enableDoc, map[string]any{"id": p.User.ID})
 
 		want := []string{"USER_ENABLED", "LOGIN_FAILED", "LOGIN_FAILED", "LOGIN_FAILED", "USER_DISABLED", "ROLES_CHANGED",

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -78,8 +79,14 @@ func (s *Service) auditLoginFailed(ctx context.Context, uid uuid.UUID, reason st
 
 // auditLoginRefused records a throttled login of the account email, if
 // there is one, in one statement that looks the account up and inserts
-// the event: no row for an unknown email.
+// the event: no row for an unknown email. A flood of refused logins costs
+// no hashing, so that a row each would make the audit table its
+// bottleneck: each replica records at most one refusal per account per
+// refusalInterval.
 func (s *Service) auditLoginRefused(ctx context.Context, email string) {
+	if !s.refusals.first(email, s.clock()) {
+		return
+	}
 	req := RequestFrom(ctx)
 	_, err := s.db.ExecContext(ctx, s.queries.auditLoginRefused,
 		newEventID(), string(auditevent.TypeLOGIN_FAILED), s.now(),
@@ -87,6 +94,36 @@ func (s *Service) auditLoginRefused(ctx context.Context, email string) {
 	if err != nil {
 		s.logger.WarnContext(ctx, "recording refused login", "error", err)
 	}
+}
+
+// refusalInterval is the least time between two recorded refusals of one
+// account's logins on one replica.
+const refusalInterval = time.Minute
+
+// maxRefusalAccounts bounds the accounts refusalLog remembers: past it, it
+// forgets them all, and at worst records a refusal early.
+const maxRefusalAccounts = 10_000
+
+// refusalLog remembers when a refused login of each account was last
+// recorded.
+type refusalLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// first reports whether a refusal of email at now is the first of its
+// interval, and remembers it if so.
+func (l *refusalLog) first(email string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[email]; ok && now.Sub(t) < refusalInterval && !now.Before(t) {
+		return false
+	}
+	if l.last == nil || len(l.last) >= maxRefusalAccounts {
+		l.last = make(map[string]time.Time)
+	}
+	l.last[email] = now
+	return true
 }
 
 // purgeAudit deletes the events older than retain; zero keeps them all.

@@ -55,6 +55,8 @@ type Service struct {
 	queries  queries // in the database's dialect
 	// cursorKeyCache holds the cursor key once read (see cursorKey).
 	cursorKeyCache atomic.Pointer[[]byte]
+	// refusals spaces out the audit rows of refused logins.
+	refusals refusalLog
 }
 
 // NewService returns a Service over db, a database of the Ent dialect
