@@ -1,8 +1,17 @@
 package auth
 
 import (
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
+	"github.com/latchkey/latchkey/internal/config"
+	"github.com/latchkey/latchkey/internal/database"
+	"github.com/latchkey/latchkey/internal/testdb"
 )
 
 // TestRefusalLog checks that a flood of refused logins of one account is
@@ -34,4 +43,48 @@ func TestRefusalLog(t *testing.T) {
 	if n := len(l.last); n > maxRefusalAccounts {
 		t.Errorf("refusalLog remembers %d accounts, want at most %d", n, maxRefusalAccounts)
 	}
+}
+
+// TestPurgeAudit checks that PurgeEnded deletes the audit events older
+// than AuditLogRetention, and only those.
+func TestPurgeAudit(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		cfg, err := config.Load(func(k string) string { return map[string]string{"DATABASE_URI": uri}[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		db, client, err := database.Open(cfg.Database, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { client.Close() })
+		if err := database.Migrate(t.Context(), db, client, cfg.Database, nil); err != nil {
+			t.Fatal(err)
+		}
+		now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		q := newQueries(database.Dialect(cfg.Database.Dialect))
+		s := &Service{
+			db: client, queries: q, clock: func() time.Time { return now }, logger: slog.New(slog.DiscardHandler),
+			life: Lifetimes{AuditLogRetention: 2160 * time.Hour}, throttle: newThrottler(client, Limits{}, nopObserver{}, q),
+		}
+		uid := uuid.New()
+		for _, at := range []time.Duration{0, time.Hour, 2 * time.Hour} {
+			now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC).Add(at)
+			if err := s.audit(t.Context(), nil, auditEntry{Type: auditevent.TypeLOGIN_FAILED, UserID: uid, Reason: auditReasonInvalidCredentials}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// 90 days and 30 minutes after the first: it and only it is over.
+		now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC).Add(2160*time.Hour + 30*time.Minute)
+		if _, err := s.PurgeEnded(t.Context(), 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		left, err := client.AuditEvent.Query().Order(ent.Asc(auditevent.FieldOccurredAt)).All(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 2 || !left[0].OccurredAt.Equal(time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)) {
+			t.Errorf("after the purge %d events are left, the oldest %v; want 2, from 13:00", len(left), left)
+		}
+	})
 }
