@@ -72,10 +72,8 @@ func (s *Service) listAudit(ctx context.Context, first int, after *string, where
 			return nil, err
 		}
 		page.HasPreviousPage = true
-		q.Where(auditevent.Or(
-			auditevent.OccurredAtLT(pos.at),
-			auditevent.And(auditevent.OccurredAt(pos.at), auditevent.IDLT(pos.id)),
-		))
+		// As in ListUsers: a range of the index, then the tie on id.
+		q.Where(auditevent.OccurredAtLTE(pos.at), auditevent.Or(auditevent.OccurredAtLT(pos.at), auditevent.IDLT(pos.id)))
 	}
 	list, err := q.Order(ent.Desc(auditevent.FieldOccurredAt), ent.Desc(auditevent.FieldID)).Limit(first + 1).All(ctx)
 	if err != nil {

@@ -49,24 +49,9 @@ func TestRefusalLog(t *testing.T) {
 // than AuditLogRetention, and only those.
 func TestPurgeAudit(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
-		cfg, err := config.Load(func(k string) string { return map[string]string{"DATABASE_URI": uri}[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		db, client, err := database.Open(cfg.Database, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		if err := database.Migrate(t.Context(), db, client, cfg.Database, nil); err != nil {
-			t.Fatal(err)
-		}
 		now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-		q := newQueries(database.Dialect(cfg.Database.Dialect))
-		s := &Service{
-			db: client, queries: q, clock: func() time.Time { return now }, logger: slog.New(slog.DiscardHandler),
-			life: Lifetimes{AuditLogRetention: 2160 * time.Hour}, throttle: newThrottler(client, Limits{}, nopObserver{}, q),
-		}
+		s, client := newTestService(t, uri, func() time.Time { return now })
+		s.life.AuditLogRetention = 2160 * time.Hour
 		uid := uuid.New()
 		for _, at := range []time.Duration{0, time.Hour, 2 * time.Hour} {
 			now = time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC).Add(at)
@@ -87,4 +72,28 @@ func TestPurgeAudit(t *testing.T) {
 			t.Errorf("after the purge %d events are left, the oldest %v; want 2, from 13:00", len(left), left)
 		}
 	})
+}
+
+// newTestService returns a Service on a fresh, migrated database of uri,
+// with clock, for the use cases that need no tokens or hashing, and its
+// client.
+func newTestService(t *testing.T, uri string, clock func() time.Time) (*Service, *ent.Client) {
+	t.Helper()
+	cfg, err := config.Load(func(k string) string { return map[string]string{"DATABASE_URI": uri}[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, client, err := database.Open(cfg.Database, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	if err := database.Migrate(t.Context(), db, client, cfg.Database, nil); err != nil {
+		t.Fatal(err)
+	}
+	q := newQueries(database.Dialect(cfg.Database.Dialect))
+	return &Service{
+		db: client, queries: q, clock: clock, logger: slog.New(slog.DiscardHandler),
+		throttle: newThrottler(client, Limits{}, nopObserver{}, q),
+	}, client
 }

@@ -66,10 +66,10 @@ func (s *Service) ListUsers(ctx context.Context, first int, after *string, f Use
 			return nil, err
 		}
 		page.HasPreviousPage = true
-		q.Where(user.Or(
-			user.CreatedAtLT(pos.at),
-			user.And(user.CreatedAt(pos.at), user.IDLT(pos.id)),
-		))
+		// (created_at, id) < (at, id), spelled so that both databases read
+		// it as a range of the index from its first conjunct: an OR alone
+		// makes them scan from the newest user down to the cursor.
+		q.Where(user.CreatedAtLTE(pos.at), user.Or(user.CreatedAtLT(pos.at), user.IDLT(pos.id)))
 	}
 	list, err := q.Order(ent.Desc(user.FieldCreatedAt), ent.Desc(user.FieldID)).Limit(first + 1).All(ctx)
 	if err != nil {
