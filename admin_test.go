@@ -549,8 +549,9 @@ func TestAuditEvents(t *testing.T) {
 		if reused := events.Edges[7].Node; reused.SessionID == nil || *reused.SessionID != *events.Edges[8].Node.SessionID {
 			t.Errorf("REFRESH_TOKEN_REUSED = %+v, want the session of the login", reused)
 		}
-		if succeeded := events.Edges[8].Node; succeeded.SessionID == nil || *succeeded.ActorID != p.User.ID {
-			t.Errorf("LOGIN_SUCCEEDED = %+v, want the session and the user as actor", succeeded)
+		if succeeded := events.Edges[8].Node; succeeded.SessionID == nil || *succeeded.ActorID != p.User.ID || *succeeded.UserID != p.User.ID ||
+			succeeded.UserAgent == nil || *succeeded.UserAgent != "audit-test/1" || succeeded.IPAddress == nil {
+			t.Errorf("LOGIN_SUCCEEDED = %+v, want the session, the user as actor, the user agent and address", succeeded)
 		}
 		if created := events.Edges[10].Node; created.Email == nil || *created.Email != email {
 			t.Errorf("USER_CREATED = %+v, want the email", created)

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/ent/auditevent"
@@ -107,18 +110,32 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
 			return err
 		}
-		// Update, not UpdateOne: nothing to read back.
-		if err := tx.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("recording login: %w", err)
-		}
-		u.LastLoginAt = &now
 		if g, err = s.startSession(ctx, tx, u, now); err != nil {
 			return err
 		}
-		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeLOGIN_SUCCEEDED, UserID: u.ID, ActorID: u.ID, SessionID: g.session.ID})
+		u.LastLoginAt = &now
+		return s.recordLogin(ctx, tx, u.ID, g.session.ID, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.sign(g)
+}
+
+// recordLogin sets the user's last login and records the LOGIN_SUCCEEDED
+// event of the session sid, in tx: on PostgreSQL in one statement.
+func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, uid, sid uuid.UUID, now time.Time) error {
+	if s.queries.recordLogin != "" {
+		req := RequestFrom(ctx)
+		if _, err := exec(ctx, tx, s.queries.recordLogin, newEventID(), now, uid, sid,
+			truncated(req.ClientIP, 64), truncated(req.UserAgent, 512)); err != nil {
+			return fmt.Errorf("recording login: %w", err)
+		}
+		return nil
+	}
+	// Update, not UpdateOne: nothing to read back.
+	if err := tx.User.Update().Where(user.ID(uid)).SetLastLoginAt(now).Exec(ctx); err != nil {
+		return fmt.Errorf("recording login: %w", err)
+	}
+	return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeLOGIN_SUCCEEDED, UserID: uid, ActorID: uid, SessionID: sid})
 }

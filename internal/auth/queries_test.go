@@ -3,6 +3,7 @@ package auth
 import (
 	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -39,6 +40,7 @@ func TestQueriesPlaceholders(t *testing.T) {
 		{"reserveBackoff", q.reserveBackoff, 6},
 		{"auditLoginRefused", q.auditLoginRefused, 7},
 		{"auditLoginRefused (SQLite)", newQueries(dialect.SQLite).auditLoginRefused, 7},
+		{"recordLogin", q.recordLogin, 6},
 	} {
 		distinct := map[string]bool{}
 		for _, p := range regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1) {
@@ -57,6 +59,15 @@ func TestAuditLoginRefusedColumns(t *testing.T) {
 		auditevent.FieldID, auditevent.FieldType, auditevent.FieldOccurredAt, auditevent.FieldUserID,
 		auditevent.FieldIPAddress, auditevent.FieldUserAgent, auditevent.FieldReason,
 	} {
+		if !slices.Contains(auditevent.Columns, col) {
+			t.Errorf("audit_events has no column %s", col)
+		}
+	}
+	if !regexp.MustCompile(`INSERT INTO `+auditevent.Table+` \(id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent\)\s+VALUES \(\$1, '`+string(auditevent.TypeLOGIN_SUCCEEDED)+`'`).MatchString(recordLoginPostgres) ||
+		!strings.Contains(recordLoginPostgres, "UPDATE "+user.Table+" SET "+user.FieldLastLoginAt+" = $2 WHERE "+user.FieldID+" = $3") {
+		t.Errorf("recordLogin does not match the schema: %s", recordLoginPostgres)
+	}
+	for _, col := range []string{auditevent.FieldActorID, auditevent.FieldSessionID} {
 		if !slices.Contains(auditevent.Columns, col) {
 			t.Errorf("audit_events has no column %s", col)
 		}

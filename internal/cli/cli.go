@@ -155,7 +155,11 @@ func roles(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.SetRole(ctx, a[1], a[2], a[0] == "grant"); err != nil {
+	err = svc.SetRole(ctx, a[1], a[2], a[0] == "grant")
+	if errors.Is(err, auth.ErrLastAdmin) {
+		return fmt.Errorf("roles revoke: %s is the last enabled administrator: make another first", a[1])
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "roles %s %s %s: done\n", a[0], a[1], a[2])
