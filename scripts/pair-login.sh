@@ -45,9 +45,9 @@ for db in ${PAIR_DATABASES:-sqlite postgres}; do
       for port in 18181 18182; do
         for _ in $(seq 150); do curl -sf "localhost:$port/readyz" >/dev/null && break; sleep 0.2; done
       done
-      "$work/load" -url http://127.0.0.1:18181 -c 4 -d "$duration" -json -progress 0 login >"$work/base.json" &
+      "$work/load" -url http://127.0.0.1:18181 -c 4 -d "$duration" -json login >"$work/base.json" 2>/dev/null &
       l1=$!
-      "$work/load" -url http://127.0.0.1:18182 -c 4 -d "$duration" -json -progress 0 login >"$work/head.json" &
+      "$work/load" -url http://127.0.0.1:18182 -c 4 -d "$duration" -json login >"$work/head.json" 2>/dev/null &
       l2=$!
       wait $l1 $l2
       printf '%s %s round %s: base %.1f/s, head %.1f/s\n' $db $hashing "$round" \
