@@ -15,6 +15,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 
@@ -238,4 +239,31 @@ func headingAnchors(doc []byte) map[string]bool {
 		anchors[anchor] = true
 	}
 	return anchors
+}
+
+// TestDocsGraphQLExamples validates every ```graphql block of docs/*.md
+// that holds operations against the served schema: the examples readers
+// paste into the playground must run.
+func TestDocsGraphQLExamples(t *testing.T) {
+	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema := graph.NewExecutableSchema(graph.Config{}).Schema()
+	block := regexp.MustCompile("(?s)```graphql\n(.*?)```")
+	for _, name := range docs {
+		raw, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range block.FindAllStringSubmatch(string(raw), -1) {
+			doc := m[1]
+			if !regexp.MustCompile(`(?m)^\s*(query|mutation)\b`).MatchString(doc) {
+				continue // SDL, not operations
+			}
+			if _, errs := gqlparser.LoadQueryWithRules(schema, doc, nil); len(errs) > 0 {
+				t.Errorf("%s: a GraphQL example does not validate: %v\n%s", name, errs, doc)
+			}
+		}
+	}
 }

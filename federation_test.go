@@ -50,7 +50,7 @@ type entity struct {
 func grantAdmin(t *testing.T, env map[string]string, email string) {
 	t.Helper()
 	var out strings.Builder
-	if err := run(t.Context(), []string{"latchkey", "roles", "grant", email, "admin"}, func(k string) string { return env[k] }, &out, &out); err != nil {
+	if err := run(t.Context(), []string{"latchkey", "roles", "grant", email, "admin"}, func(k string) string { return env[k] }, nil, &out, &out); err != nil {
 		t.Fatalf("roles grant: %v\n%s", err, out.String())
 	}
 }
@@ -83,7 +83,7 @@ func TestFederationServiceAuthDirectives(t *testing.T) {
 		return service.SDL
 	}
 	plain := sdl()
-	for _, want := range []string{`me: User @auth`, `): User @hasRole(role: "admin")`, `import: ["@key"]`} {
+	for _, want := range []string{`me: User @auth`, `): User @hasRole(role: "admin")`, `import: ["@key","@shareable"]`, `type PageInfo @shareable`} {
 		if !strings.Contains(plain, want) {
 			t.Errorf("default _service.sdl lacks %s:\n%s", want, plain)
 		}

@@ -45,7 +45,7 @@ func launch(env map[string]string) (s *testServer, stop func() error, err error)
 	logs := apitest.NewLogBuffer()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"latchkey"}, func(k string) string { return env[k] }, logs, logs)
+		done <- run(ctx, []string{"latchkey"}, func(k string) string { return env[k] }, nil, logs, logs)
 	}()
 	stop = func() error {
 		cancel()

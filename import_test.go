@@ -74,7 +74,7 @@ func importEnv(t *testing.T, uri string) map[string]string {
 func runCommand(t *testing.T, env map[string]string, args ...string) (stdout string, err error) {
 	t.Helper()
 	var out, errOut strings.Builder
-	err = run(t.Context(), append([]string{"latchkey"}, args...), func(k string) string { return env[k] }, &out, &errOut)
+	err = run(t.Context(), append([]string{"latchkey"}, args...), func(k string) string { return env[k] }, nil, &out, &errOut)
 	if err != nil && !errors.Is(err, cli.ErrRefused) && !errors.Is(err, cli.ErrUsage) {
 		t.Logf("latchkey %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
 	}

@@ -194,7 +194,7 @@ func TestBadKeySettingsStopStart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			env := testEnv(testdb.SQLiteMemory, tc.env...)
 			var out strings.Builder
-			err := run(t.Context(), []string{"latchkey"}, func(k string) string { return env[k] }, &syncWriter{w: &out}, &syncWriter{w: &out})
+			err := run(t.Context(), []string{"latchkey"}, func(k string) string { return env[k] }, nil, &syncWriter{w: &out}, &syncWriter{w: &out})
 			if err == nil || !strings.Contains(err.Error(), tc.variable) {
 				t.Fatalf("run() = %v, want an error naming %s", err, tc.variable)
 			}

@@ -330,7 +330,7 @@ func TestBadConfigurationStopsStart(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(t.Context(), []string{"latchkey"}, func(k string) string { return tc.env[k] }, &out, &out)
+			err := run(t.Context(), []string{"latchkey"}, func(k string) string { return tc.env[k] }, nil, &out, &out)
 			if err == nil || !strings.Contains(err.Error(), tc.variable) {
 				t.Errorf("run() = %v, want an error naming %s", err, tc.variable)
 			}

@@ -38,15 +38,16 @@ import (
 )
 
 func main() {
-	if err := run(context.Background(), os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(context.Background(), os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintf(os.Stderr, "latchkey: %v\n", err)
 		os.Exit(cli.ExitCode(err))
 	}
 }
 
-// run is the whole program: it reads the configuration, opens the database,
-// and runs the command in args until ctx ends or SIGINT/SIGTERM arrives.
-func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+// run is the whole program: it reads the configuration, opens the
+// database, and runs the command in args until ctx ends or SIGINT/SIGTERM
+// arrives. A command may read a password from stdin (nil: none).
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -66,7 +67,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if isCommand && slices.ContainsFunc(cmdArgs, isHelpFlag) {
 		// Help needs neither configuration nor database.
-		return cmd.Run(ctx, cli.Env{Stdout: stdout, Stderr: stderr}, cmdArgs)
+		return cmd.Run(ctx, cli.Env{Stdin: stdin, Stdout: stdout, Stderr: stderr}, cmdArgs)
 	}
 
 	cfg, err := config.Load(getenv)
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	err = cmd.Run(ctx, cli.Env{
 		Config: cfg,
-		Stdin:  os.Stdin,
+		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: stderr,
 		Migrate: func(ctx context.Context) error {
@@ -352,6 +353,7 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		RefreshTokenTTL:      cfg.RefreshTokenTTL,
 		SessionMaxAge:        cfg.SessionMaxAge,
 		RefreshReuseInterval: cfg.RefreshReuseInterval,
+		AuditLogRetention:    cfg.AuditLogRetention,
 	}, auth.Limits{
 		LoginAccount:    auth.Backoff{Max: t.LoginMaxFailures, Lockout: t.LoginLockout, MaxLockout: t.LoginMaxLockout},
 		KnownAddressTTL: t.LoginKnownAddressTTL,
@@ -375,8 +377,9 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 	return svc, ring, nil
 }
 
-// purgeEnded deletes ended sessions now and then, until ctx ends. Replicas
-// may purge at once: the deletes are idempotent.
+// purgeEnded deletes ended sessions, stale throttle counts and audit events
+// past AUDIT_LOG_RETENTION now and then, until ctx ends. Replicas may purge
+// at once: the deletes are idempotent.
 func purgeEnded(ctx context.Context, svc *auth.Service, logger *slog.Logger) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()

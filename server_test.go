@@ -526,7 +526,7 @@ func TestHasRole(t *testing.T) {
 		wantCode(t, "user() without a token", s.post(t, "", doc, map[string]any{"id": other.User.ID}), "UNAUTHENTICATED")
 
 		var out strings.Builder
-		if err := run(t.Context(), []string{"latchkey", "roles", "grant", admin.User.Email, "admin"}, func(k string) string { return env[k] }, &out, &out); err != nil {
+		if err := run(t.Context(), []string{"latchkey", "roles", "grant", admin.User.Email, "admin"}, func(k string) string { return env[k] }, nil, &out, &out); err != nil {
 			t.Fatalf("roles grant: %v\n%s", err, out.String())
 		}
 		r = s.post(t, admin.AccessToken, doc, map[string]any{"id": other.User.ID})

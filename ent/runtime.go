@@ -4,10 +4,12 @@ package ent
 
 import (
 	"github.com/google/uuid"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/mailoutbox"
 	"github.com/latchkey/latchkey/ent/mailtoken"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/ent/schema"
+	"github.com/latchkey/latchkey/ent/secret"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/signingkey"
 	"github.com/latchkey/latchkey/ent/throttle"
@@ -18,6 +20,24 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	auditeventFields := schema.AuditEvent{}.Fields()
+	_ = auditeventFields
+	// auditeventDescIPAddress is the schema descriptor for ip_address field.
+	auditeventDescIPAddress := auditeventFields[6].Descriptor()
+	// auditevent.IPAddressValidator is a validator for the "ip_address" field. It is called by the builders before save.
+	auditevent.IPAddressValidator = auditeventDescIPAddress.Validators[0].(func(string) error)
+	// auditeventDescUserAgent is the schema descriptor for user_agent field.
+	auditeventDescUserAgent := auditeventFields[7].Descriptor()
+	// auditevent.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	auditevent.UserAgentValidator = auditeventDescUserAgent.Validators[0].(func(string) error)
+	// auditeventDescReason is the schema descriptor for reason field.
+	auditeventDescReason := auditeventFields[8].Descriptor()
+	// auditevent.ReasonValidator is a validator for the "reason" field. It is called by the builders before save.
+	auditevent.ReasonValidator = auditeventDescReason.Validators[0].(func(string) error)
+	// auditeventDescEmail is the schema descriptor for email field.
+	auditeventDescEmail := auditeventFields[10].Descriptor()
+	// auditevent.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	auditevent.EmailValidator = auditeventDescEmail.Validators[0].(func(string) error)
 	mailoutboxFields := schema.MailOutbox{}.Fields()
 	_ = mailoutboxFields
 	// mailoutboxDescKind is the schema descriptor for kind field.
@@ -124,6 +144,30 @@ func init() {
 	refreshtokenDescID := refreshtokenFields[0].Descriptor()
 	// refreshtoken.DefaultID holds the default value on creation for the id field.
 	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() uuid.UUID)
+	secretFields := schema.Secret{}.Fields()
+	_ = secretFields
+	// secretDescValue is the schema descriptor for value field.
+	secretDescValue := secretFields[1].Descriptor()
+	// secret.ValueValidator is a validator for the "value" field. It is called by the builders before save.
+	secret.ValueValidator = secretDescValue.Validators[0].(func([]byte) error)
+	// secretDescID is the schema descriptor for id field.
+	secretDescID := secretFields[0].Descriptor()
+	// secret.IDValidator is a validator for the "id" field. It is called by the builders before save.
+	secret.IDValidator = func() func(string) error {
+		validators := secretDescID.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(id string) error {
+			for _, fn := range fns {
+				if err := fn(id); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
 	sessionFields := schema.Session{}.Fields()
 	_ = sessionFields
 	// sessionDescUserAgent is the schema descriptor for user_agent field.

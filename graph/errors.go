@@ -29,6 +29,8 @@ const (
 	codeInvalidRefreshToken = "INVALID_REFRESH_TOKEN"
 	codeRefreshTokenReused  = "REFRESH_TOKEN_REUSED"
 	codeRateLimited         = "RATE_LIMITED"
+	codeAccountDisabled     = "ACCOUNT_DISABLED"
+	codeLastAdmin           = "LAST_ADMIN"
 	codeInternal            = "INTERNAL_SERVER_ERROR"
 	codeBadRequest          = "BAD_REQUEST"
 	codeComplexityLimit     = "COMPLEXITY_LIMIT_EXCEEDED"
@@ -52,6 +54,8 @@ func ErrorCodes() []string {
 		codeInvalidRefreshToken,
 		codeRefreshTokenReused,
 		codeRateLimited,
+		codeAccountDisabled,
+		codeLastAdmin,
 		codeInternal,
 		codeBadRequest,
 		codeComplexityLimit,
@@ -102,6 +106,10 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			return public(gqlErr, codeEmailTaken, "email already in use")
 		case errors.Is(err, auth.ErrInvalidRefreshToken):
 			return public(gqlErr, codeInvalidRefreshToken, "invalid refresh token")
+		case errors.Is(err, auth.ErrAccountDisabled):
+			return public(gqlErr, codeAccountDisabled, "this account is disabled")
+		case errors.Is(err, auth.ErrLastAdmin):
+			return public(gqlErr, codeLastAdmin, "the change would leave no enabled administrator")
 		case errors.Is(err, auth.ErrRefreshTokenReused):
 			return public(gqlErr, codeRefreshTokenReused, "refresh token reused; the session has been ended")
 		}

@@ -42,6 +42,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{auth: svc},
 		Directives: directives(svc),
+		Complexity: complexityRoot(),
 	}))
 	// GET refuses mutations; POST takes one operation per request.
 	srv.AddTransport(transport.GET{})

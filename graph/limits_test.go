@@ -119,6 +119,7 @@ func TestAnalyseComplexityIsGqlgens(t *testing.T) {
 	schemas := map[string]graphql.ExecutableSchema{
 		"default":      testSchema(ComplexityRoot{}),
 		"custom costs": testSchema(custom),
+		"the schema's": testSchema(complexityRoot()),
 	}
 	docs := ordinaryDocuments
 	docs = append(docs, struct {
@@ -126,6 +127,19 @@ func TestAnalyseComplexityIsGqlgens(t *testing.T) {
 		vars      map[string]any
 		want      shape
 	}{name: "user", doc: `query($id: ID!) { user(id: $id) { id } }`, vars: map[string]any{"id": "12345"}})
+	for _, d := range []struct{ name, doc string }{
+		{"users default", `{ users { edges { cursor node { id email } } pageInfo { endCursor } totalCount } }`},
+		{"users first", `{ users(first: 7) { edges { node { id auditEvents(first: 3) { edges { node { id type } } } } } } }`},
+		{"users first over", `{ users(first: 1000) { edges { node { id } } } }`},
+		{"audit events", `{ auditEvents(first: 9, filter: {types: [LOGIN_FAILED]}) { edges { node { id } } } }`},
+		{"me audit events", `{ me { auditEvents { pageInfo { hasNextPage } } } }`},
+	} {
+		docs = append(docs, struct {
+			name, doc string
+			vars      map[string]any
+			want      shape
+		}{name: d.name, doc: d.doc})
+	}
 	for name, es := range schemas {
 		for _, tt := range docs {
 			t.Run(name+"/"+tt.name, func(t *testing.T) {
@@ -202,4 +216,28 @@ func fragmentFanOut(levels, fan int, operation, typ, leaf string) string {
 	}
 	fmt.Fprintf(&b, " fragment f%d on %s { %s }", levels, typ, leaf)
 	return b.String()
+}
+
+// TestListComplexity checks that a list costs its page size times its
+// selection, nested lists multiplied, and that the limit counts it so.
+func TestListComplexity(t *testing.T) {
+	es := testSchema(complexityRoot())
+	for _, tt := range []struct {
+		doc  string
+		want int
+	}{
+		// edges 1 + node (1 + id 1) = 3 per user
+		{`{ users(first: 10) { edges { node { id } } } }`, 1 + 10*3},
+		{`{ users { edges { node { id } } } }`, 1 + 20*3},
+		// an out-of-range first counts as 100: the field refuses it
+		{`{ users(first: 100000) { edges { node { id } } } }`, 1 + 100*3},
+		// 5 users of 4 events each: node (1 + id 1 + auditEvents (1 + 4 * (edges 1 + node 2)))
+		{`{ users(first: 5) { edges { node { id auditEvents(first: 4) { edges { node { id } } } } } } }`, 1 + 5*(1+1+1+(1+4*3))},
+		{`{ auditEvents(first: 2) { pageInfo { hasNextPage } } }`, 1 + 2*2},
+	} {
+		op := operation(t, es, tt.doc)
+		if got := analyse(t.Context(), es, op, nil).complexity; got != tt.want {
+			t.Errorf("complexity of %s = %d, want %d", tt.doc, got, tt.want)
+		}
+	}
 }

@@ -11,6 +11,13 @@ import (
 	"github.com/latchkey/latchkey/graph/model"
 )
 
+func (r *mutationResolver) DeleteAccount(ctx context.Context, password string) (bool, error) {
+	if err := r.auth.DeleteAccount(ctx, password); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*model.User, error) {
 	u, err := r.auth.Me(ctx)
 	if err != nil {
@@ -36,6 +43,14 @@ func (r *userResolver) Sessions(ctx context.Context, obj *model.User) ([]*model.
 		return nil, err
 	}
 	return sessionModels(ctx, list), nil
+}
+
+func (r *userResolver) AuditEvents(ctx context.Context, obj *model.User, first *int, after *string) (*model.AuditEventConnection, error) {
+	page, err := r.auth.UserAuditEvents(ctx, obj.ID, pageSize(first, 50), after)
+	if err != nil {
+		return nil, err
+	}
+	return auditConnection(page), nil
 }
 
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }

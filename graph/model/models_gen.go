@@ -3,8 +3,66 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
+
+// A security event of an account, written with the change it records.
+type AuditEvent struct {
+	// The event's id.
+	ID string `json:"id"`
+	// What happened.
+	Type AuditEventType `json:"type"`
+	// When it happened.
+	OccurredAt time.Time `json:"occurredAt"`
+	// The account the event is about; it may no longer exist.
+	UserID *string `json:"userId,omitempty"`
+	// Who did it: the user, an administrator; null when nobody signed in did (a failed login, an operator's command).
+	ActorID *string `json:"actorId,omitempty"`
+	// The session concerned: the one a login started, or a reused refresh token's.
+	SessionID *string `json:"sessionId,omitempty"`
+	// The client address of the request.
+	IPAddress *string `json:"ipAddress,omitempty"`
+	// The User-Agent header of the request.
+	UserAgent *string `json:"userAgent,omitempty"`
+	// Why, for a failure: see the event types.
+	Reason *string `json:"reason,omitempty"`
+	// The roles set, for `ROLES_CHANGED` and an operator's `USER_CREATED`.
+	Roles []string `json:"roles,omitempty"`
+	// The email the event concerns, for `USER_CREATED`; cleared when the user is deleted.
+	Email *string `json:"email,omitempty"`
+}
+
+// A page of audit events, newest first.
+type AuditEventConnection struct {
+	// The events of the page.
+	Edges []*AuditEventEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// An audit event in a page.
+type AuditEventEdge struct {
+	// The event's place in the list, for `after`: opaque, and refused if altered.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *AuditEvent `json:"node"`
+}
+
+// What `auditEvents` lists; every field set narrows the list.
+type AuditEventFilter struct {
+	// The user the events are about.
+	UserID *string `json:"userId,omitempty"`
+	// The event types to list, any of them.
+	Types []AuditEventType `json:"types,omitempty"`
+	// Only events at or after this time.
+	Since *time.Time `json:"since,omitempty"`
+	// Only events before this time.
+	Until *time.Time `json:"until,omitempty"`
+}
 
 // What `register`, `login` and `refreshToken` return: a new access token and
 // refresh token for one session.
@@ -43,6 +101,20 @@ type LoginInput struct {
 }
 
 type Mutation struct {
+}
+
+// Where a page of a list stands: whether more follows, and the cursors of its
+// first and last edges. Lists are newest first; pass `endCursor` as `after`
+// for the next page.
+type PageInfo struct {
+	// Whether edges follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// Whether the page was asked `after` a cursor, so that edges precede it.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first edge; null for an empty page.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// The cursor of the page's last edge, the `after` of the next page; null for an empty page.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
 type Query struct {
@@ -141,6 +213,8 @@ type User struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 	// When the user last logged in, if ever.
 	LastLoginAt *time.Time `json:"lastLoginAt,omitempty"`
+	// Whether an administrator has disabled the user, who then cannot log in.
+	Disabled bool `json:"disabled"`
 	// When not nil, the user's live sessions, loaded with the batch of users the user came in, so that the sessions field needs no query of its own. The field's directive still decides who reads them.
 	PreloadedSessions []*Session `json:"-"`
 }
@@ -149,4 +223,128 @@ func (User) IsEntity() {}
 
 type UserByIDsInput struct {
 	ID string `json:"ID"`
+}
+
+// A page of users, newest first.
+type UserConnection struct {
+	// The users of the page.
+	Edges []*UserEdge `json:"edges"`
+	// Where the page stands.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many users match the filter, on every page.
+	TotalCount int `json:"totalCount"`
+}
+
+// A user in a page of `users`.
+type UserEdge struct {
+	// The user's place in the list, for `after`: opaque, and refused if altered.
+	Cursor string `json:"cursor"`
+	// The user.
+	Node *User `json:"node"`
+}
+
+// What `users` lists; every field set narrows the list, null ones do not.
+type UserFilter struct {
+	// A case-insensitive substring of the email or the display name.
+	Search *string `json:"search,omitempty"`
+	// A role the users have, such as `admin`.
+	Role *string `json:"role,omitempty"`
+	// Whether the users are disabled.
+	Disabled *bool `json:"disabled,omitempty"`
+	// Whether the users have verified their email.
+	EmailVerified *bool `json:"emailVerified,omitempty"`
+}
+
+// What an audit event records.
+type AuditEventType string
+
+const (
+	// An account was created: by `register`, or by an operator.
+	AuditEventTypeUserCreated AuditEventType = "USER_CREATED"
+	// A login succeeded and started `sessionId`.
+	AuditEventTypeLoginSucceeded AuditEventType = "LOGIN_SUCCEEDED"
+	// A login of an existing account failed; `reason` says why: `invalid_credentials`, `rate_limited`, `disabled` or `email_not_verified`.
+	AuditEventTypeLoginFailed AuditEventType = "LOGIN_FAILED"
+	// A spent refresh token came back after the reuse interval; `sessionId` was ended.
+	AuditEventTypeRefreshTokenReused AuditEventType = "REFRESH_TOKEN_REUSED"
+	// The user changed their password.
+	AuditEventTypePasswordChanged AuditEventType = "PASSWORD_CHANGED"
+	// A password reset was asked for.
+	AuditEventTypePasswordResetRequested AuditEventType = "PASSWORD_RESET_REQUESTED"
+	// The password was reset with a mailed token.
+	AuditEventTypePasswordReset AuditEventType = "PASSWORD_RESET"
+	// The user proved they receive mail at their email.
+	AuditEventTypeEmailVerified AuditEventType = "EMAIL_VERIFIED"
+	// A change of email was asked for.
+	AuditEventTypeEmailChangeRequested AuditEventType = "EMAIL_CHANGE_REQUESTED"
+	// The email changed.
+	AuditEventTypeEmailChanged AuditEventType = "EMAIL_CHANGED"
+	// The user's roles were set to `roles`.
+	AuditEventTypeRolesChanged AuditEventType = "ROLES_CHANGED"
+	// An administrator disabled the account and ended its sessions.
+	AuditEventTypeUserDisabled AuditEventType = "USER_DISABLED"
+	// An administrator enabled the account again.
+	AuditEventTypeUserEnabled AuditEventType = "USER_ENABLED"
+	// The account was deleted, by an administrator or by the user.
+	AuditEventTypeUserDeleted AuditEventType = "USER_DELETED"
+)
+
+var AllAuditEventType = []AuditEventType{
+	AuditEventTypeUserCreated,
+	AuditEventTypeLoginSucceeded,
+	AuditEventTypeLoginFailed,
+	AuditEventTypeRefreshTokenReused,
+	AuditEventTypePasswordChanged,
+	AuditEventTypePasswordResetRequested,
+	AuditEventTypePasswordReset,
+	AuditEventTypeEmailVerified,
+	AuditEventTypeEmailChangeRequested,
+	AuditEventTypeEmailChanged,
+	AuditEventTypeRolesChanged,
+	AuditEventTypeUserDisabled,
+	AuditEventTypeUserEnabled,
+	AuditEventTypeUserDeleted,
+}
+
+func (e AuditEventType) IsValid() bool {
+	switch e {
+	case AuditEventTypeUserCreated, AuditEventTypeLoginSucceeded, AuditEventTypeLoginFailed, AuditEventTypeRefreshTokenReused, AuditEventTypePasswordChanged, AuditEventTypePasswordResetRequested, AuditEventTypePasswordReset, AuditEventTypeEmailVerified, AuditEventTypeEmailChangeRequested, AuditEventTypeEmailChanged, AuditEventTypeRolesChanged, AuditEventTypeUserDisabled, AuditEventTypeUserEnabled, AuditEventTypeUserDeleted:
+		return true
+	}
+	return false
+}
+
+func (e AuditEventType) String() string {
+	return string(e)
+}
+
+func (e *AuditEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditEventType", str)
+	}
+	return nil
+}
+
+func (e AuditEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -20,6 +20,11 @@ var (
 	// ErrRefreshTokenReused is a spent refresh token presented after the reuse
 	// interval; its session has been revoked.
 	ErrRefreshTokenReused = errors.New("refresh token reused")
+	// ErrAccountDisabled is the right password of a disabled account.
+	ErrAccountDisabled = errors.New("account disabled")
+	// ErrLastAdmin refuses a change that would leave no enabled
+	// administrator.
+	ErrLastAdmin = errors.New("the last enabled administrator")
 )
 
 // Reasons an access token is refused, as the contract names them in

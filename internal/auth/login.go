@@ -4,8 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -29,11 +33,15 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 	}
 	pc, err := s.throttle.reservePasswordCheck(ctx, email, RequestFrom(ctx).ClientIP, nil, s.now())
 	if err != nil {
+		var limited *RateLimitedError
+		if errors.As(err, &limited) {
+			s.auditLoginRefused(ctx, email)
+		}
 		return nil, err
 	}
 	u, rehash, err := s.verifyLogin(ctx, email, password)
 	if err != nil {
-		if !errors.Is(err, ErrInvalidCredentials) {
+		if !errors.Is(err, ErrInvalidCredentials) && !errors.Is(err, ErrAccountDisabled) {
 			s.throttle.abandon(ctx, pc)
 		}
 		return nil, err
@@ -47,7 +55,10 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 }
 
 // verifyLogin returns the user with email if password is theirs, and
-// whether the stored hash should be upgraded.
+// whether the stored hash should be upgraded. The right password of a
+// disabled account is ErrAccountDisabled; a wrong one, as for every
+// account, ErrInvalidCredentials. Both count as failures of the account,
+// and are recorded in its audit trail.
 func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent.User, bool, error) {
 	if len([]rune(password)) > maxPasswordLen || password == "" {
 		return nil, false, ErrInvalidCredentials
@@ -66,8 +77,13 @@ func (s *Service) verifyLogin(ctx context.Context, email, password string) (*ent
 	if err != nil {
 		return nil, false, fmt.Errorf("verifying password of user %s: %w", u.ID, err)
 	}
-	if !ok || u.Disabled {
+	if !ok {
+		s.auditLoginFailed(ctx, u.ID, auditReasonInvalidCredentials)
 		return nil, false, ErrInvalidCredentials
+	}
+	if u.Disabled {
+		s.auditLoginFailed(ctx, u.ID, auditReasonDisabled)
+		return nil, false, ErrAccountDisabled
 	}
 	return u, rehash, nil
 }
@@ -99,16 +115,32 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
 			return err
 		}
-		// Update, not UpdateOne: nothing to read back.
-		if err := tx.User.Update().Where(user.ID(u.ID)).SetLastLoginAt(now).Exec(ctx); err != nil {
-			return fmt.Errorf("recording login: %w", err)
+		if g, err = s.startSession(ctx, tx, u, now); err != nil {
+			return err
 		}
 		u.LastLoginAt = &now
-		g, err = s.startSession(ctx, tx, u, now)
-		return err
+		return s.recordLogin(ctx, tx, u.ID, g.session.ID, now)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.sign(g)
+}
+
+// recordLogin sets the user's last login and records the LOGIN_SUCCEEDED
+// event of the session sid, in tx: on PostgreSQL in one statement.
+func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, uid, sid uuid.UUID, now time.Time) error {
+	if s.queries.recordLogin != "" {
+		req := RequestFrom(ctx)
+		if _, err := exec(ctx, tx, s.queries.recordLogin, newEventID(), now, uid, sid,
+			truncated(req.ClientIP, 64), truncated(req.UserAgent, 512)); err != nil {
+			return fmt.Errorf("recording login: %w", err)
+		}
+		return nil
+	}
+	// Update, not UpdateOne: nothing to read back.
+	if err := tx.User.Update().Where(user.ID(uid)).SetLastLoginAt(now).Exec(ctx); err != nil {
+		return fmt.Errorf("recording login: %w", err)
+	}
+	return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeLOGIN_SUCCEEDED, UserID: uid, ActorID: uid, SessionID: sid})
 }

@@ -26,6 +26,7 @@ type LoginOutcome string
 const (
 	LoginSucceeded          LoginOutcome = "success"
 	LoginInvalidCredentials LoginOutcome = "invalid_credentials"
+	LoginAccountDisabled    LoginOutcome = "account_disabled"
 	LoginRateLimited        LoginOutcome = "rate_limited"
 	LoginBadInput           LoginOutcome = "bad_input"
 	// LoginCanceled is a login whose client went away before it ended:
@@ -36,7 +37,7 @@ const (
 
 // LoginOutcomes lists every LoginOutcome.
 func LoginOutcomes() []LoginOutcome {
-	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginRateLimited, LoginBadInput, LoginCanceled, LoginError}
+	return []LoginOutcome{LoginSucceeded, LoginInvalidCredentials, LoginAccountDisabled, LoginRateLimited, LoginBadInput, LoginCanceled, LoginError}
 }
 
 // RefreshOutcome is how a refresh ended.
@@ -106,6 +107,8 @@ func loginOutcome(err error) LoginOutcome {
 		return LoginSucceeded
 	case errors.Is(err, ErrInvalidCredentials):
 		return LoginInvalidCredentials
+	case errors.Is(err, ErrAccountDisabled):
+		return LoginAccountDisabled
 	case errors.As(err, &limited):
 		return LoginRateLimited
 	case errors.As(err, &invalid):

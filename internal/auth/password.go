@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/user"
 )
@@ -51,6 +52,9 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) erro
 			return err
 		}
 		if err := spendTokens(ctx, tx, p.User.ID, MailConfirmEmailChange, now); err != nil {
+			return err
+		}
+		if err := s.audit(ctx, tx, auditEntry{Type: auditevent.TypePASSWORD_CHANGED, UserID: p.User.ID, ActorID: p.User.ID, SessionID: p.SessionID}); err != nil {
 			return err
 		}
 		if !s.mail.Enabled {

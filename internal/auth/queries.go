@@ -63,6 +63,19 @@ type queries struct {
 	// ms; a count untouched since $5 and not locked starts afresh. It
 	// returns the new count, or no row when it refused.
 	reserveBackoff string
+	// auditLoginRefused records a LOGIN_FAILED event of the user with the
+	// email $7, if any: id $1, type $2, occurred_at $3, ip_address $4,
+	// user_agent $5, reason $6.
+	auditLoginRefused string
+	// recordLogin, on PostgreSQL, sets last_login_at = $2 of the user $3
+	// and records its LOGIN_SUCCEEDED event (id $1, session $4, ip_address
+	// $5, user_agent $6) in one round trip; "" on SQLite, where a
+	// statement costs no round trip.
+	recordLogin string
+	// lockAdmins serializes, until the end of its transaction, the changes
+	// that may take the last enabled administrator away; "" on SQLite,
+	// whose one connection serializes every transaction.
+	lockAdmins string
 }
 
 func newQueries(d string) queries {
@@ -113,6 +126,12 @@ func newQueries(d string) queries {
 		least = "LEAST"
 	}
 	q.reserveBackoff = strings.ReplaceAll(reserveBackoff, "LEAST", least)
+	q.auditLoginRefused = auditLoginRefused
+	if d == dialect.Postgres {
+		q.auditLoginRefused = auditLoginRefusedPostgres
+		q.lockAdmins = lockAdmins
+		q.recordLogin = recordLoginPostgres
+	}
 	return q
 }
 
@@ -144,6 +163,27 @@ ON CONFLICT (id) DO UPDATE SET
 WHERE throttles.blocked_until <= $2
 RETURNING count`
 )
+
+// The audit event of a refused login: one statement that finds the
+// account and records the event, or, for an unknown email, does nothing.
+// PostgreSQL needs the parameters' types, which SQLite has no names for.
+const (
+	auditLoginRefused = `INSERT INTO audit_events (id, type, occurred_at, user_id, ip_address, user_agent, reason)
+SELECT $1, $2, $3, id, $4, $5, $6 FROM users WHERE email = $7`
+	auditLoginRefusedPostgres = `INSERT INTO audit_events (id, type, occurred_at, user_id, ip_address, user_agent, reason)
+SELECT CAST($1 AS uuid), CAST($2 AS text), CAST($3 AS timestamptz), id, CAST($4 AS text), CAST($5 AS text), CAST($6 AS text) FROM users WHERE email = $7`
+)
+
+// recordLoginPostgres is a login's update of its user and its audit event
+// in one statement, so that the audit trail costs a login no round trip.
+const recordLoginPostgres = `WITH audit AS (
+  INSERT INTO audit_events (id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent)
+  VALUES ($1, 'LOGIN_SUCCEEDED', $2, $3, $3, $4, $5, $6))
+UPDATE users SET last_login_at = $2 WHERE id = $3`
+
+// lockAdmins takes a transaction-scoped advisory lock whose key is an
+// arbitrary constant of ours, "LKADMINS" in ASCII.
+const lockAdmins = `SELECT pg_advisory_xact_lock(5497559531746053715)`
 
 // exec runs a statement in tx and returns the number of rows it changed.
 func exec(ctx context.Context, tx *ent.Tx, query string, args ...any) (int64, error) {

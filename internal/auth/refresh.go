@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/internal/token"
 )
@@ -83,8 +84,10 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		// concurrent one, say) has revoked the session already.
 		if spentAt != nil && !s.withinReuseInterval(*spentAt, now) {
 			reused = true
-			_, err := s.revoke(ctx, tx.Session, session.ID(sess.ID))
-			return err
+			if _, err := s.revoke(ctx, tx.Session, session.ID(sess.ID)); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeREFRESH_TOKEN_REUSED, UserID: u.ID, SessionID: sess.ID})
 		}
 		if sess.RevokedAt != nil || u.Disabled {
 			return ErrInvalidRefreshToken

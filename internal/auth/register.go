@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 )
 
 // RegisterInput is a new account.
@@ -66,11 +67,16 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 				return err
 			}
 		}
+		created := auditEntry{Type: auditevent.TypeUSER_CREATED, UserID: u.ID, ActorID: u.ID, Email: u.Email}
 		if s.mail.RequireVerification {
-			return nil
+			// No session until the address is verified.
+			return s.audit(ctx, tx, created)
 		}
-		g, err = s.startSession(ctx, tx, u, now)
-		return err
+		if g, err = s.startSession(ctx, tx, u, now); err != nil {
+			return err
+		}
+		created.SessionID = g.session.ID
+		return s.audit(ctx, tx, created)
 	})
 	if err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -36,6 +37,9 @@ type Lifetimes struct {
 	// RefreshReuseInterval is how long a spent refresh token may come back
 	// and still succeed; zero turns the grace off.
 	RefreshReuseInterval time.Duration
+	// AuditLogRetention is how long audit events are kept; zero keeps
+	// them.
+	AuditLogRetention time.Duration
 }
 
 // MailSettings configures the flows that mail: verification, reset and
@@ -70,6 +74,10 @@ type Service struct {
 	logger   *slog.Logger
 	obs      Observer
 	queries  queries // in the database's dialect
+	// cursorKeyCache holds the cursor key once read (see cursorKey).
+	cursorKeyCache atomic.Pointer[[]byte]
+	// refusals spaces out the audit rows of refused logins.
+	refusals refusalLog
 }
 
 // NewService returns a Service over db, a database of the Ent dialect

@@ -104,8 +104,8 @@ func (s *Service) Sessions(ctx context.Context) ([]*ent.Session, error) {
 }
 
 // PurgeEnded deletes sessions, with their refresh tokens, that ended more
-// than retain ago, and throttle counts no limit looks at any more. It
-// reports how many sessions went.
+// than retain ago, throttle counts no limit looks at any more, and audit
+// events older than AuditLogRetention. It reports how many sessions went.
 func (s *Service) PurgeEnded(ctx context.Context, retain time.Duration) (int, error) {
 	now := s.now()
 	cutoff := now.Add(-retain)
@@ -116,6 +116,9 @@ func (s *Service) PurgeEnded(ctx context.Context, retain time.Duration) (int, er
 		return 0, fmt.Errorf("purging sessions: %w", err)
 	}
 	if _, err := s.throttle.purge(ctx, now); err != nil {
+		return n, err
+	}
+	if _, err := s.purgeAudit(ctx, now, s.life.AuditLogRetention); err != nil {
 		return n, err
 	}
 	return n, nil

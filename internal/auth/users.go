@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/user"
 )
@@ -118,7 +119,8 @@ func (s *Service) User(ctx context.Context, id string) (*ent.User, error) {
 }
 
 // SetRole grants or takes away a role of the user with email. Every user
-// keeps RoleUser.
+// keeps RoleUser, and the last enabled administrator keeps RoleAdmin
+// (ErrLastAdmin).
 func (s *Service) SetRole(ctx context.Context, email, role string, grant bool) error {
 	email, err := NormalizeEmail(email)
 	if err != nil {
@@ -127,18 +129,86 @@ func (s *Service) SetRole(ctx context.Context, email, role string, grant bool) e
 	if role == "" || (!grant && role == RoleUser) {
 		return &ValidationError{Field: "role", Message: "cannot be taken away"}
 	}
-	return s.withTx(ctx, func(tx *ent.Tx) error {
-		u, err := tx.User.Query().Where(user.Email(email)).Only(ctx)
-		if ent.IsNotFound(err) {
+	if grant && !rolePattern.MatchString(role) {
+		return &ValidationError{Field: "role", Message: "lowercase letters, digits, _ and -, at most 32, starting with a letter"}
+	}
+	return s.adminChange(ctx, user.Email(email), func(tx *ent.Tx, u *ent.User) error {
+		if u == nil {
 			return &ValidationError{Field: "email", Message: "no such user"}
-		}
-		if err != nil {
-			return fmt.Errorf("loading user: %w", err)
 		}
 		roles := slices.DeleteFunc(slices.Clone(u.Roles), func(r string) bool { return r == role })
 		if grant {
 			roles = append(roles, role)
 		}
-		return tx.User.UpdateOne(u).SetRoles(roles).SetUpdatedAt(s.now()).Exec(ctx)
+		if len(roles) > maxRoles {
+			return &ValidationError{Field: "role", Message: fmt.Sprintf("at most %d roles", maxRoles)}
+		}
+		if !grant && role == RoleAdmin {
+			if err := s.keepAnAdmin(ctx, tx, u, uuid.Nil); err != nil {
+				return err
+			}
+		}
+		if err := tx.User.UpdateOne(u).SetRoles(roles).SetUpdatedAt(s.now()).Exec(ctx); err != nil {
+			return fmt.Errorf("setting roles: %w", err)
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeROLES_CHANGED, UserID: u.ID, Roles: roles})
 	})
+}
+
+// CreateUserInput is an account an operator creates.
+type CreateUserInput struct {
+	Email       string
+	Password    string
+	DisplayName *string
+	// Admin also gives the user RoleAdmin.
+	Admin bool
+}
+
+// CreateUser creates a verified account, without a session: the
+// operator's way to make the first administrator. An email in use is
+// ErrEmailTaken.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
+	email, err := NormalizeEmail(in.Email)
+	if err != nil {
+		return nil, err
+	}
+	if err := ValidatePassword("password", in.Password, email); err != nil {
+		return nil, err
+	}
+	displayName, err := NormalizeDisplayName(in.DisplayName)
+	if err != nil {
+		return nil, err
+	}
+	roles := []string{RoleUser}
+	if in.Admin {
+		roles = append(roles, RoleAdmin)
+	}
+	hash, err := s.hash(ctx, in.Password)
+	if err != nil {
+		return nil, fmt.Errorf("hashing password: %w", err)
+	}
+	now := s.now()
+	var u *ent.User
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		u, err = tx.User.Create().
+			SetEmail(email).
+			SetPasswordHash(hash).
+			SetNillableDisplayName(displayName).
+			SetRoles(roles).
+			SetEmailVerified(true).
+			SetCreatedAt(now).
+			SetUpdatedAt(now).
+			Save(ctx)
+		if ent.IsConstraintError(err) {
+			return ErrEmailTaken
+		}
+		if err != nil {
+			return fmt.Errorf("creating user: %w", err)
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeUSER_CREATED, UserID: u.ID, Roles: roles, Email: u.Email})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }

@@ -19,7 +19,9 @@ import (
 // Env is what the commands work with. Its functions open what a command
 // needs, the schema migrated.
 type Env struct {
-	Config         config.Config
+	Config config.Config
+	// Stdin is the standard input, from which a command may read a
+	// password; nil when there is none.
 	Stdin          io.Reader
 	Stdout, Stderr io.Writer
 	// Migrate applies the schema, and creates the keys held in the database
@@ -48,7 +50,7 @@ func Commands() []Command {
 	return []Command{
 		{"migrate", "migrate", "apply the database schema and exit", migrate},
 		{"roles", "roles grant|revoke EMAIL ROLE", "give a user a role, such as admin, or take it away", roles},
-		{"users", "users import FILE|- [flags] | users legacy", "import the Flask service's users; list who is left on a legacy hash", users},
+		{"users", "users create|import|legacy [flags]", "create a user, such as the first administrator; import the Flask service's users; list who is left on a legacy hash", users},
 		{"keys", "keys list | keys rotate [-force] | keys retire [-force] [KID]", "manage the signing keys held in the database", keysCommand},
 		{"mail", "mail test TO", "send one test mail through the configured relay and print its reply", mailCommand},
 	}
@@ -166,7 +168,11 @@ func roles(ctx context.Context, env Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := svc.SetRole(ctx, a[1], a[2], a[0] == "grant"); err != nil {
+	err = svc.SetRole(ctx, a[1], a[2], a[0] == "grant")
+	if errors.Is(err, auth.ErrLastAdmin) {
+		return fmt.Errorf("roles revoke: %s is the last enabled administrator: make another first", a[1])
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "roles %s %s %s: done\n", a[0], a[1], a[2])

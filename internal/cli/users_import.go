@@ -22,6 +22,7 @@ import (
 // lists them.
 func usersSubcommands() []Command {
 	return []Command{
+		{"create", usersUsage, "create a user, such as the first administrator", usersCreate},
 		{"import", importUsage, "import the users of the Flask service from JSON lines or CSV", usersImport},
 		{"legacy", "users legacy", "list the accounts whose password hash is not yet argon2id", usersLegacy},
 	}
@@ -37,7 +38,7 @@ func users(ctx context.Context, env Env, args []string) error {
 		}
 	}
 	var b strings.Builder
-	b.WriteString("usage: latchkey users import|legacy [flags] [-h]\n\nsubcommands:\n")
+	b.WriteString("usage: latchkey users create|import|legacy [flags] [-h]\n\nsubcommands:\n")
 	for _, c := range subs {
 		fmt.Fprintf(&b, "  latchkey %s\n      %s\n", c.Usage, c.Summary)
 	}

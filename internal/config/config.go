@@ -47,6 +47,7 @@ type Config struct {
 	RefreshTokenTTL          time.Duration  // REFRESH_TOKEN_TTL: a session's idle lifetime
 	SessionMaxAge            time.Duration  // SESSION_MAX_AGE: a session's absolute lifetime
 	RefreshReuseInterval     time.Duration  // REFRESH_REUSE_INTERVAL; 0 turns the grace off
+	AuditLogRetention        time.Duration  // AUDIT_LOG_RETENTION: how long audit events are kept
 	Playground               bool           // PLAYGROUND
 	Introspection            bool           // INTROSPECTION
 	CORSAllowedOrigins       []string       // CORS_ALLOWED_ORIGINS: origins as browsers send them, or "*"

@@ -39,6 +39,7 @@ func defaults() Config {
 		RefreshTokenTTL:      720 * time.Hour,
 		SessionMaxAge:        2160 * time.Hour,
 		RefreshReuseInterval: 10 * time.Second,
+		AuditLogRetention:    2160 * time.Hour,
 		Playground:           true,
 		Introspection:        true,
 		PasswordHash: PasswordHash{
@@ -335,6 +336,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "ACCESS_TOKEN_TTL without unit", env: map[string]string{"ACCESS_TOKEN_TTL": "900"}, want: []string{"ACCESS_TOKEN_TTL"}},
 		{name: "ACCESS_TOKEN_TTL zero", env: map[string]string{"ACCESS_TOKEN_TTL": "0s"}, want: []string{"ACCESS_TOKEN_TTL"}},
 		{name: "REFRESH_TOKEN_TTL negative", env: map[string]string{"REFRESH_TOKEN_TTL": "-1h"}, want: []string{"REFRESH_TOKEN_TTL"}},
+		{name: "AUDIT_LOG_RETENTION zero", env: map[string]string{"AUDIT_LOG_RETENTION": "0"}, want: []string{"AUDIT_LOG_RETENTION"}},
 		{name: "SESSION_MAX_AGE zero", env: map[string]string{"SESSION_MAX_AGE": "0"}, want: []string{"SESSION_MAX_AGE"}},
 		{name: "REFRESH_REUSE_INTERVAL negative", env: map[string]string{"REFRESH_REUSE_INTERVAL": "-1s"}, want: []string{"REFRESH_REUSE_INTERVAL"}},
 		{name: "REFRESH_REUSE_INTERVAL 10 days", env: map[string]string{"REFRESH_REUSE_INTERVAL": "10d"}, want: []string{"REFRESH_REUSE_INTERVAL"}},
@@ -437,7 +439,7 @@ func TestValidateZeroConfig(t *testing.T) {
 	// A hand-built Config is checked like a loaded one.
 	got := problemVars(t, Config{}.Validate())
 	want := []string{
-		"ACCESS_TOKEN_TTL", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_KEYS_REFRESH_INTERVAL", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES", "MAX_ENTITIES",
+		"ACCESS_TOKEN_TTL", "AUDIT_LOG_RETENTION", "DATABASE_MAX_CONNS", "DATABASE_URI", "JWT_KEYS_REFRESH_INTERVAL", "JWT_SECRET_KEY", "LOGIN_LOCKOUT", "MAX_BODY_BYTES", "MAX_ENTITIES",
 		"MAX_QUERY_BYTES", "MAX_QUERY_COMPLEXITY", "MAX_QUERY_DEPTH", "MAX_QUERY_TOKENS", "MAX_ROOT_FIELDS",
 		"PASSWORD_HASH_CONCURRENCY", "PASSWORD_HASH_ITERATIONS",
 		"PASSWORD_HASH_PARALLELISM", "REFRESH_TOKEN_TTL", "REQUEST_TIMEOUT", "SESSION_MAX_AGE", "SHUTDOWN_TIMEOUT",

@@ -171,6 +171,11 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.RefreshReuseInterval, 0) },
 	},
 	{
+		name: "AUDIT_LOG_RETENTION", def: "2160h", meaning: "how long audit events are kept before the purge deletes them, > 0",
+		field: func(c *Config) field { return (*durationValue)(&c.AuditLogRetention) },
+		check: func(c Config) error { return positive(c.AuditLogRetention) },
+	},
+	{
 		name: "PLAYGROUND", def: "DEBUG", meaning: "serve GraphiQL at /",
 		field:       func(c *Config) field { return (*boolValue)(&c.Playground) },
 		defaultFrom: func(c *Config) string { return strconv.FormatBool(c.Debug) },

@@ -152,6 +152,7 @@ func TestEverySettingLoads(t *testing.T) {
 		"JWT_AUDIENCE":                       {"JWT_AUDIENCE": "shop"},
 		"ACCESS_TOKEN_TTL":                   {"ACCESS_TOKEN_TTL": "1m"},
 		"REFRESH_TOKEN_TTL":                  {"REFRESH_TOKEN_TTL": "1h"},
+		"AUDIT_LOG_RETENTION":                {"AUDIT_LOG_RETENTION": "720h"},
 		"SESSION_MAX_AGE":                    {"SESSION_MAX_AGE": "2h"},
 		"REFRESH_REUSE_INTERVAL":             {"REFRESH_REUSE_INTERVAL": "0"},
 		"PLAYGROUND":                         {"PLAYGROUND": "false"},

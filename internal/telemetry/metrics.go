@@ -66,7 +66,7 @@ func NewMetrics(db *sql.DB) *Metrics {
 	}
 	logins := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_logins_total",
-		Help: "Logins by outcome: success, invalid_credentials, rate_limited, bad_input, canceled (the client went away), error.",
+		Help: "Logins by outcome: success, invalid_credentials, account_disabled, rate_limited, bad_input, canceled (the client went away), error.",
 	}, []string{"outcome"})
 	refreshes := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "latchkey_refreshes_total",
