@@ -304,6 +304,11 @@ func (c *pgCluster) crash(t *testing.T) {
 func (c *pgCluster) freeze(t *testing.T) { c.signal(t, syscall.SIGSTOP) }
 func (c *pgCluster) thaw(t *testing.T)   { c.signal(t, syscall.SIGCONT) }
 
+// signal sends sig to the postmaster and to each of its children. A
+// SIGSTOP is delivered asynchronously: the postmaster is watched until it
+// has stopped, and its children are listed again until a pass finds none
+// not signaled yet, so that a backend it forked a moment after the signal
+// is frozen too.
 func (c *pgCluster) signal(t *testing.T, sig syscall.Signal) {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(c.data, "postmaster.pid"))
@@ -317,25 +322,49 @@ func (c *pgCluster) signal(t *testing.T, sig syscall.Signal) {
 	if err := syscall.Kill(postmaster, sig); err != nil {
 		t.Fatalf("signaling the postmaster: %v", err)
 	}
-	procs, err := os.ReadDir("/proc")
+	if sig == syscall.SIGSTOP {
+		apitest.Eventually(t, 10*time.Second, "the postmaster stopped", func() bool {
+			state, _ := procState(postmaster)
+			return state == "T"
+		})
+	}
+	signaled := map[int]bool{}
+	for {
+		found := false
+		procs, err := os.ReadDir("/proc")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range procs {
+			pid, err := strconv.Atoi(p.Name())
+			if err != nil || signaled[pid] {
+				continue
+			}
+			if _, ppid := procState(pid); ppid == postmaster {
+				_ = syscall.Kill(pid, sig)
+				signaled[pid], found = true, true
+			}
+		}
+		if !found {
+			return
+		}
+	}
+}
+
+// procState reads the state letter and the parent of process pid from
+// /proc; "" and 0 when it is gone.
+func procState(pid int) (state string, ppid int) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
 	if err != nil {
-		t.Fatal(err)
+		return "", 0
 	}
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", p.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
-		fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
-		if len(fields) > 1 && fields[1] == strconv.Itoa(postmaster) {
-			_ = syscall.Kill(pid, sig)
-		}
+	// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 2 {
+		return "", 0
 	}
+	ppid, _ = strconv.Atoi(fields[1])
+	return fields[0], ppid
 }
 
 func (c *pgCluster) running() bool {
