@@ -513,3 +513,41 @@ func TestUsersImportBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestUsersImportAudited: each imported user has its USER_CREATED event,
+// with its email and roles and no actor; a user not written has none.
+func TestUsersImportAudited(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		env := importEnv(t, uri)
+		lines := []string{
+			jsonLine(t, map[string]any{"email": "imported-1@example.com", "password_hash": "", "roles": []string{"editor"}}),
+			jsonLine(t, map[string]any{"email": "imported-2@example.com", "password_hash": ""}),
+		}
+		if _, err := importFile(t, env, "users.jsonl", lines); err != nil {
+			t.Fatalf("users import: %v", err)
+		}
+		if _, err := importFile(t, env, "users.jsonl", lines[:1]); cli.ExitCode(err) > 1 {
+			t.Fatalf("users import again: %v", err)
+		}
+		s := startServer(t, env)
+		admin := uniqueEmail(t, "admin")
+		createUser(t, env, admin, "--admin")
+		f := &adminFixture{testServer: s, env: env, admin: s.login(t, admin, testPassword)}
+		events := f.auditEvents(t, map[string]any{"filter": map[string]any{"types": []string{"USER_CREATED"}}})
+		got := map[string][]string{}
+		for _, e := range events.Edges {
+			n := e.Node
+			if n.Email == nil || !strings.HasPrefix(*n.Email, "imported-") {
+				continue
+			}
+			if n.ActorID != nil || n.UserID == nil {
+				t.Errorf("USER_CREATED of %s = %+v, want a user and no actor", *n.Email, n)
+			}
+			got[*n.Email] = append(got[*n.Email], strings.Join(n.Roles, " "))
+		}
+		want := map[string][]string{"imported-1@example.com": {"user editor"}, "imported-2@example.com": {"user"}}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("USER_CREATED events of users import (-want +got):\n%s", diff)
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/user"
 	"github.com/latchkey/latchkey/internal/password"
 )
@@ -179,7 +180,7 @@ func (im *Importer) Flush(ctx context.Context) error {
 	inserted := make([]bool, len(batch))
 	err := im.s.withTx(ctx, func(tx *ent.Tx) error {
 		for i, p := range batch {
-			ok, err := im.s.insertImported(ctx, tx.Client(), p.u)
+			ok, err := im.s.insertImported(ctx, tx, p.u)
 			if err != nil {
 				return err
 			}
@@ -194,7 +195,11 @@ func (im *Importer) Flush(ctx context.Context) error {
 		// Rolled back: each user again on its own, so that one user's
 		// failure is that user's only.
 		for i, p := range batch {
-			ok, err := im.s.insertImported(ctx, im.s.db, p.u)
+			var ok bool
+			err := im.s.withTx(ctx, func(tx *ent.Tx) (err error) {
+				ok, err = im.s.insertImported(ctx, tx, p.u)
+				return err
+			})
 			if err != nil {
 				return fmt.Errorf("importing user %s: %w", p.u.Email, err)
 			}
@@ -307,15 +312,16 @@ func reason(err error) string {
 	return err.Error()
 }
 
-// insertImported creates u through c unless its email or id is taken, in
-// one statement, and reports whether it did.
-func (s *Service) insertImported(ctx context.Context, c *ent.Client, u importedUser) (bool, error) {
+// insertImported creates u in tx unless its email or id is taken, in one
+// statement, records its USER_CREATED event (no actor: an operator's
+// command), and reports whether it did.
+func (s *Service) insertImported(ctx context.Context, tx *ent.Tx, u importedUser) (bool, error) {
 	now := s.now()
 	created := now
 	if !u.CreatedAt.IsZero() {
 		created = u.CreatedAt.UTC()
 	}
-	err := c.User.Create().
+	err := tx.User.Create().
 		SetID(u.ID).
 		SetEmail(u.Email).
 		SetPasswordHash(u.PasswordHash).
@@ -332,6 +338,10 @@ func (s *Service) insertImported(ctx context.Context, c *ent.Client, u importedU
 	}
 	if err != nil {
 		return false, fmt.Errorf("importing user: %w", err)
+	}
+	event := auditEntry{Type: auditevent.TypeUSER_CREATED, UserID: u.ID, Roles: u.Roles, Email: u.Email}
+	if err := s.audit(ctx, tx, event); err != nil {
+		return false, err
 	}
 	return true, nil
 }
