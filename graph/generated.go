@@ -1084,19 +1084,19 @@ enum AuditEventType {
   REFRESH_TOKEN_REUSED
   "The user changed their password."
   PASSWORD_CHANGED
-  "A password reset was asked for."
+  "A password reset was asked for, recorded as the reset mail goes out: only for an enabled account with the address."
   PASSWORD_RESET_REQUESTED
   "The password was reset with a mailed token."
   PASSWORD_RESET
-  "The user proved they receive mail at their email."
+  "The user proved they receive mail at ` + "`" + `email` + "`" + `."
   EMAIL_VERIFIED
-  "A change of email was asked for."
+  "A change of email to ` + "`" + `email` + "`" + ` was asked for."
   EMAIL_CHANGE_REQUESTED
-  "The email changed."
+  "The email changed to ` + "`" + `email` + "`" + `."
   EMAIL_CHANGED
   "The user's roles were set to ` + "`" + `roles` + "`" + `."
   ROLES_CHANGED
-  "An administrator disabled the account and ended its sessions."
+  "An administrator disabled the account, ended its sessions, spent its mail tokens and dropped its queued mail."
   USER_DISABLED
   "An administrator enabled the account again."
   USER_ENABLED
@@ -1114,7 +1114,7 @@ type AuditEvent {
   occurredAt: Time!
   "The account the event is about; it may no longer exist."
   userId: ID
-  "Who did it: the user, an administrator; null when nobody signed in did (a failed login, an operator's command)."
+  "Who did it: the user (signed in, or holding a mailed token), an administrator; null when nobody signed in did (a failed login, a reset request, an operator's command)."
   actorId: ID
   "The session concerned: the one a login started, or a reused refresh token's."
   sessionId: ID
@@ -1124,9 +1124,9 @@ type AuditEvent {
   userAgent: String
   "Why, for a failure: see the event types."
   reason: String
-  "The roles set, for ` + "`" + `ROLES_CHANGED` + "`" + ` and an operator's ` + "`" + `USER_CREATED` + "`" + `."
+  "The roles set, for ` + "`" + `ROLES_CHANGED` + "`" + ` and an operator's ` + "`" + `USER_CREATED` + "`" + ` (` + "`" + `users create` + "`" + `, ` + "`" + `users import` + "`" + `)."
   roles: [String!]
-  "The email the event concerns, for ` + "`" + `USER_CREATED` + "`" + `; cleared when the user is deleted."
+  "The email the event concerns: the account's for ` + "`" + `USER_CREATED` + "`" + `, the verified one for ` + "`" + `EMAIL_VERIFIED` + "`" + `, the new one for ` + "`" + `EMAIL_CHANGE_REQUESTED` + "`" + ` and ` + "`" + `EMAIL_CHANGED` + "`" + `; cleared when the user is deleted."
   email: String
 }
 

@@ -20,7 +20,7 @@ type AuditEvent struct {
 	OccurredAt time.Time `json:"occurredAt"`
 	// The account the event is about; it may no longer exist.
 	UserID *string `json:"userId,omitempty"`
-	// Who did it: the user, an administrator; null when nobody signed in did (a failed login, an operator's command).
+	// Who did it: the user (signed in, or holding a mailed token), an administrator; null when nobody signed in did (a failed login, a reset request, an operator's command).
 	ActorID *string `json:"actorId,omitempty"`
 	// The session concerned: the one a login started, or a reused refresh token's.
 	SessionID *string `json:"sessionId,omitempty"`
@@ -30,9 +30,9 @@ type AuditEvent struct {
 	UserAgent *string `json:"userAgent,omitempty"`
 	// Why, for a failure: see the event types.
 	Reason *string `json:"reason,omitempty"`
-	// The roles set, for `ROLES_CHANGED` and an operator's `USER_CREATED`.
+	// The roles set, for `ROLES_CHANGED` and an operator's `USER_CREATED` (`users create`, `users import`).
 	Roles []string `json:"roles,omitempty"`
-	// The email the event concerns, for `USER_CREATED`; cleared when the user is deleted.
+	// The email the event concerns: the account's for `USER_CREATED`, the verified one for `EMAIL_VERIFIED`, the new one for `EMAIL_CHANGE_REQUESTED` and `EMAIL_CHANGED`; cleared when the user is deleted.
 	Email *string `json:"email,omitempty"`
 }
 
@@ -269,19 +269,19 @@ const (
 	AuditEventTypeRefreshTokenReused AuditEventType = "REFRESH_TOKEN_REUSED"
 	// The user changed their password.
 	AuditEventTypePasswordChanged AuditEventType = "PASSWORD_CHANGED"
-	// A password reset was asked for.
+	// A password reset was asked for, recorded as the reset mail goes out: only for an enabled account with the address.
 	AuditEventTypePasswordResetRequested AuditEventType = "PASSWORD_RESET_REQUESTED"
 	// The password was reset with a mailed token.
 	AuditEventTypePasswordReset AuditEventType = "PASSWORD_RESET"
-	// The user proved they receive mail at their email.
+	// The user proved they receive mail at `email`.
 	AuditEventTypeEmailVerified AuditEventType = "EMAIL_VERIFIED"
-	// A change of email was asked for.
+	// A change of email to `email` was asked for.
 	AuditEventTypeEmailChangeRequested AuditEventType = "EMAIL_CHANGE_REQUESTED"
-	// The email changed.
+	// The email changed to `email`.
 	AuditEventTypeEmailChanged AuditEventType = "EMAIL_CHANGED"
 	// The user's roles were set to `roles`.
 	AuditEventTypeRolesChanged AuditEventType = "ROLES_CHANGED"
-	// An administrator disabled the account and ended its sessions.
+	// An administrator disabled the account, ended its sessions, spent its mail tokens and dropped its queued mail.
 	AuditEventTypeUserDisabled AuditEventType = "USER_DISABLED"
 	// An administrator enabled the account again.
 	AuditEventTypeUserEnabled AuditEventType = "USER_ENABLED"

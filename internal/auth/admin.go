@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
 
 	entsql "entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqljson"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/latchkey/latchkey/ent"
 	"github.com/latchkey/latchkey/ent/auditevent"
+	"github.com/latchkey/latchkey/ent/mailoutbox"
+	"github.com/latchkey/latchkey/ent/mailtoken"
 	"github.com/latchkey/latchkey/ent/predicate"
 	"github.com/latchkey/latchkey/ent/refreshtoken"
 	"github.com/latchkey/latchkey/ent/session"
@@ -163,9 +166,10 @@ func (s *Service) SetUserRoles(ctx context.Context, id string, roles []string) (
 	return out, err
 }
 
-// DisableUser disables the user with id and ends every session of the
-// user, in one transaction: the user's access tokens are refused at once
-// and the refresh tokens are dead. The user can no longer log in. nil when
+// DisableUser disables the user with id, ends every session of the user,
+// spends its mail tokens and drops its queued mail, in one transaction:
+// the user's access tokens are refused at once and the refresh tokens are
+// dead. The user can no longer log in. nil when
 // there is no such user; a *ValidationError for the caller's own id.
 func (s *Service) DisableUser(ctx context.Context, id string) (*ent.User, error) {
 	return s.setDisabled(ctx, id, true)
@@ -213,9 +217,12 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*e
 		typ := auditevent.TypeUSER_ENABLED
 		if disabled {
 			typ = auditevent.TypeUSER_DISABLED
-			// Every session ends, and with it its refresh tokens. (Mail
-			// tokens and queued mail, once there are any, end here too.)
+			// Every session ends, and with it its refresh tokens; every
+			// mail token is spent and queued mail dropped.
 			if _, err := s.revoke(ctx, tx.Session, session.UserID(u.ID)); err != nil {
+				return err
+			}
+			if err := s.endMail(ctx, tx, u.ID, now); err != nil {
 				return err
 			}
 		}
@@ -224,7 +231,7 @@ func (s *Service) setDisabled(ctx context.Context, id string, disabled bool) (*e
 	return out, err
 }
 
-// DeleteUser deletes the user with id, with its sessions and tokens, in
+// DeleteUser deletes the user with id, with its sessions, tokens and mail, in
 // one transaction; the email may register again, and the audit trail keeps
 // the user's events without their emails. It reports false when there is
 // no such user, and refuses the caller's own id with a *ValidationError.
@@ -280,7 +287,8 @@ func (s *Service) DeleteAccount(ctx context.Context, password string) error {
 	})
 }
 
-// deleteUser deletes u, its sessions and their refresh tokens in tx, clears
+// deleteUser deletes u, its sessions and their refresh tokens, its mail
+// tokens and its mail in tx (no foreign key does it), clears
 // the email from its audit events, and records the deletion by actor.
 func (s *Service) deleteUser(ctx context.Context, tx *ent.Tx, u *ent.User, actor uuid.UUID) error {
 	if _, err := tx.RefreshToken.Delete().Where(refreshtoken.HasSessionWith(session.UserID(u.ID))).Exec(ctx); err != nil {
@@ -289,7 +297,14 @@ func (s *Service) deleteUser(ctx context.Context, tx *ent.Tx, u *ent.User, actor
 	if _, err := tx.Session.Delete().Where(session.UserID(u.ID)).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting sessions: %w", err)
 	}
-	// (Mail tokens and queued mail, once there are any, go here too.)
+	if _, err := tx.MailToken.Delete().Where(mailtoken.UserID(u.ID)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting mail tokens: %w", err)
+	}
+	// Every row, not only the queued ones: the rest hold the user's
+	// addresses too.
+	if _, err := tx.MailOutbox.Delete().Where(mailoutbox.UserID(u.ID)).Exec(ctx); err != nil {
+		return fmt.Errorf("deleting mail: %w", err)
+	}
 	if err := tx.User.DeleteOne(u).Exec(ctx); err != nil {
 		return fmt.Errorf("deleting user: %w", err)
 	}
@@ -297,4 +312,26 @@ func (s *Service) deleteUser(ctx context.Context, tx *ent.Tx, u *ent.User, actor
 		return fmt.Errorf("clearing emails of audit events: %w", err)
 	}
 	return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeUSER_DELETED, UserID: u.ID, ActorID: actor})
+}
+
+// endMail spends, in tx, every unspent mail token of the user uid and
+// drops the user's queued mail, forgetting its addresses. A mail a sender
+// has already prepared may still go out, but its outcome is not recorded
+// over the drop.
+func (s *Service) endMail(ctx context.Context, tx *ent.Tx, uid uuid.UUID, now time.Time) error {
+	err := tx.MailToken.Update().
+		Where(mailtoken.UserID(uid), mailtoken.SpentAtIsNil()).
+		SetSpentAt(now).
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("spending mail tokens: %w", err)
+	}
+	err = tx.MailOutbox.Update().
+		Where(mailoutbox.UserID(uid), mailoutbox.StatusEQ(mailoutbox.StatusPending)).
+		SetStatus(mailoutbox.StatusDropped).SetDoneAt(now).ClearLockedUntil().SetRecipient("").
+		Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("dropping mail: %w", err)
+	}
+	return nil
 }

@@ -19,6 +19,7 @@ const (
 	auditReasonInvalidCredentials = "invalid_credentials"
 	auditReasonRateLimited        = "rate_limited"
 	auditReasonDisabled           = "disabled"
+	auditReasonEmailNotVerified   = "email_not_verified"
 )
 
 // auditEntry is one security event to record. The request's client

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -65,7 +66,10 @@ func (s *Service) RequestEmailChange(ctx context.Context, newEmail, password str
 		if err := s.enqueue(ctx, tx, MailConfirmEmailChange, newEmail, &uid, nil, now); err != nil {
 			return err
 		}
-		return s.enqueue(ctx, tx, MailEmailChangeRequested, p.User.Email, &uid, map[string]string{DataNewEmail: maskEmail(newEmail)}, now)
+		if err := s.enqueue(ctx, tx, MailEmailChangeRequested, p.User.Email, &uid, map[string]string{DataNewEmail: maskEmail(newEmail)}, now); err != nil {
+			return err
+		}
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeEMAIL_CHANGE_REQUESTED, UserID: uid, ActorID: uid, Email: newEmail})
 	})
 	if err != nil {
 		return err
@@ -122,8 +126,11 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, tok string) error {
 			if n == 0 {
 				return &InvalidTokenError{Reason: TokenInvalid}
 			}
-			return s.enqueue(ctx, tx, MailEmailChanged, u.Email, &u.ID,
-				map[string]string{DataOldEmail: u.Email, DataNewEmail: mt.Address}, now)
+			if err := s.enqueue(ctx, tx, MailEmailChanged, u.Email, &u.ID,
+				map[string]string{DataOldEmail: u.Email, DataNewEmail: mt.Address}, now); err != nil {
+				return err
+			}
+			return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeEMAIL_CHANGED, UserID: u.ID, ActorID: u.ID, Email: mt.Address})
 		})
 		switch {
 		case errors.Is(err, ErrEmailTaken):

@@ -49,6 +49,7 @@ func (s *Service) login(ctx context.Context, email, password string) (*Tokens, e
 	if s.mail.RequireVerification && !u.EmailVerified {
 		// The password was right: the check is no failure.
 		s.throttle.abandon(ctx, pc)
+		s.auditLoginFailed(ctx, u.ID, auditReasonEmailNotVerified)
 		return nil, ErrEmailNotVerified
 	}
 	return s.startLogin(ctx, u, password, rehash, pc)

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/mailoutbox"
 	"github.com/latchkey/latchkey/ent/mailtoken"
 	"github.com/latchkey/latchkey/ent/predicate"
@@ -205,7 +206,7 @@ func (o *Outbox) Claim(ctx context.Context, limit int, lease time.Duration) ([]M
 
 // Prepare readies a claimed mail for sending: it looks the account up and
 // mints the token of the kinds that carry one, counting its lifetime from
-// now. ok is false when the mail must be dropped: the account is unknown
+// now, with the PASSWORD_RESET_REQUESTED event of a reset mail. ok is false when the mail must be dropped: the account is unknown
 // or disabled, or no longer in the state the mail is about (verified
 // already, another email, no pending change).
 func (o *Outbox) Prepare(ctx context.Context, m Mail) (_ Mail, ok bool, err error) {
@@ -246,12 +247,24 @@ func (o *Outbox) Prepare(ctx context.Context, m Mail) (_ Mail, ok bool, err erro
 	if err != nil {
 		return m, false, err
 	}
-	err = s.db.MailToken.Create().
-		SetTokenHash(hash).SetPurpose(m.Kind).SetUserID(u.ID).SetAddress(m.To).
-		SetCreatedAt(now).SetExpiresAt(now.Add(ttl)).
-		Exec(ctx)
+	err = s.withTx(ctx, func(tx *ent.Tx) error {
+		err := tx.MailToken.Create().
+			SetTokenHash(hash).SetPurpose(m.Kind).SetUserID(u.ID).SetAddress(m.To).
+			SetCreatedAt(now).SetExpiresAt(now.Add(ttl)).
+			Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("storing mail token: %w", err)
+		}
+		if m.Kind != MailResetPassword {
+			return nil
+		}
+		// Recorded here, not by the request: only the sender knows
+		// whether the typed address is an account's. No actor: nobody
+		// signed in asked.
+		return s.audit(ctx, tx, auditEntry{Type: auditevent.TypePASSWORD_RESET_REQUESTED, UserID: u.ID})
+	})
 	if err != nil {
-		return m, false, fmt.Errorf("storing mail token: %w", err)
+		return m, false, err
 	}
 	m.Token, m.ExpiresAt = tok, now.Add(ttl)
 	return m, true, nil

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 	"github.com/latchkey/latchkey/ent/session"
 	"github.com/latchkey/latchkey/ent/throttle"
 	"github.com/latchkey/latchkey/ent/user"
@@ -24,7 +25,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 // succeeds, the others get TokenUsed), stores the password, ends every
 // session, spends the user's other reset tokens, cancels a pending email
 // change, verifies the email (the token proves it), clears the account's
-// failed logins and queues a password_changed notice. It starts no
+// failed logins, records PASSWORD_RESET and queues a password_changed
+// notice. It starts no
 // session.
 func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) error {
 	if err := ValidatePassword("newPassword", newPassword, ""); err != nil {
@@ -81,6 +83,9 @@ func (s *Service) ResetPassword(ctx context.Context, tok, newPassword string) er
 			}
 			if _, err := tx.Throttle.Delete().Where(throttle.ID(key(kindLoginAccount, u.Email))).Exec(ctx); err != nil {
 				return fmt.Errorf("clearing login failures: %w", err)
+			}
+			if err := s.audit(ctx, tx, auditEntry{Type: auditevent.TypePASSWORD_RESET, UserID: u.ID, ActorID: u.ID}); err != nil {
+				return err
 			}
 			return s.enqueue(ctx, tx, MailPasswordChanged, u.Email, &u.ID, nil, now)
 		})

@@ -6,10 +6,11 @@ import (
 	"fmt"
 
 	"github.com/latchkey/latchkey/ent"
+	"github.com/latchkey/latchkey/ent/auditevent"
 )
 
-// VerifyEmail spends a verify_email token and marks its user's email
-// verified. It is idempotent: the same token again within its lifetime
+// VerifyEmail spends a verify_email token, marks its user's email
+// verified and records EMAIL_VERIFIED. It is idempotent: the same token again within its lifetime
 // succeeds while the address it verified is still the user's and
 // verified, so that a link scanner spending it first spoils nothing. A
 // refused token is an *InvalidTokenError.
@@ -47,7 +48,7 @@ func (s *Service) VerifyEmail(ctx context.Context, tok string) error {
 			if err := up.Exec(ctx); err != nil {
 				return fmt.Errorf("verifying email: %w", err)
 			}
-			return nil
+			return s.audit(ctx, tx, auditEntry{Type: auditevent.TypeEMAIL_VERIFIED, UserID: u.ID, ActorID: u.ID, Email: mt.Address})
 		})
 		var bad *InvalidTokenError
 		if errors.As(err, &bad) && bad.Reason == TokenUsed {
