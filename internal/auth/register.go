@@ -21,14 +21,7 @@ type RegisterInput struct {
 // required, it creates the user and queues the mail but starts no session:
 // it fails with ErrEmailNotVerified.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, error) {
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
-		return nil, err
-	}
-	if err := ValidatePassword("password", in.Password, email); err != nil {
-		return nil, err
-	}
-	displayName, err := NormalizeDisplayName(in.DisplayName)
+	email, displayName, err := newAccount(in.Email, in.Password, in.DisplayName)
 	if err != nil {
 		return nil, err
 	}
@@ -88,4 +81,22 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*Tokens, erro
 		return nil, ErrEmailNotVerified
 	}
 	return s.sign(g)
+}
+
+// newAccount checks the input of a new account, as register and the
+// users create command take it: the email normalized, the password against
+// the policy, the display name trimmed.
+func newAccount(email, password string, displayName *string) (string, *string, error) {
+	email, err := NormalizeEmail(email)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := ValidatePassword("password", password, email); err != nil {
+		return "", nil, err
+	}
+	name, err := NormalizeDisplayName(displayName)
+	if err != nil {
+		return "", nil, err
+	}
+	return email, name, nil
 }

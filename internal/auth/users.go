@@ -168,14 +168,7 @@ type CreateUserInput struct {
 // operator's way to make the first administrator. An email in use is
 // ErrEmailTaken.
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*ent.User, error) {
-	email, err := NormalizeEmail(in.Email)
-	if err != nil {
-		return nil, err
-	}
-	if err := ValidatePassword("password", in.Password, email); err != nil {
-		return nil, err
-	}
-	displayName, err := NormalizeDisplayName(in.DisplayName)
+	email, displayName, err := newAccount(in.Email, in.Password, in.DisplayName)
 	if err != nil {
 		return nil, err
 	}
