@@ -281,12 +281,8 @@ func mailSender(cfg config.Config, svc *auth.Service, logger *slog.Logger, metri
 	if metrics != nil {
 		obs = metrics
 	}
-	from := cfg.Mail.From
-	if from == "" { // the log driver's, which SMTP_FROM need not be set for
-		from = cfg.Mail.AppName + " <no-reply@localhost>"
-	}
 	return mail.NewSender(svc.Outbox(), transport, templates, mail.Options{
-		From:          from,
+		From:          cfg.Mail.Sender(),
 		AppName:       cfg.Mail.AppName,
 		AppURL:        cfg.AppURL,
 		Timeout:       cfg.Mail.Timeout,

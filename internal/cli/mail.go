@@ -39,10 +39,7 @@ func mailCommand(ctx context.Context, env Env, args []string) error {
 	default:
 		return errors.New("MAIL_DRIVER=none: set SMTP_URL or SMTP_HOST to send mail")
 	}
-	from := cfg.From
-	if from == "" {
-		from = cfg.AppName + " <no-reply@localhost>"
-	}
+	from := cfg.Sender()
 	text := fmt.Sprintf("This is a test mail from %s, sent by `latchkey mail test`.\n\nIf you read it, the relay works.\n", cfg.AppName)
 	msg, err := mail.Message(from, rest[1], "<test-"+uuid.NewString()+"@latchkey>", mail.Rendered{
 		Subject: cfg.AppName + " test mail",

@@ -52,6 +52,15 @@ type Mail struct {
 	ResendInterval time.Duration
 }
 
+// Sender is the From of the mails: SMTP_FROM, or, for the log driver,
+// which needs none set, MAIL_APP_NAME at no-reply@localhost.
+func (m Mail) Sender() string {
+	if m.From != "" {
+		return m.From
+	}
+	return m.AppName + " <no-reply@localhost>"
+}
+
 // SMTP is the relay the service sends through, from SMTP_URL or the
 // SMTP_HOST family, with the defaults applied.
 type SMTP struct {
