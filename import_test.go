@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/cli"
 	"github.com/latchkey/latchkey/internal/config"
 	"github.com/latchkey/latchkey/internal/database"
@@ -21,34 +22,9 @@ import (
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
-// legacyFixture is a record of internal/password/testdata/legacy.json,
-// made by real Werkzeug, bcrypt and htpasswd (scripts/legacy-fixtures.py).
-type legacyFixture struct {
-	Password  string `json:"password"`
-	Hash      string `json:"hash"`
-	Scheme    string `json:"scheme"`
-	Refused   bool   `json:"refused"`
-	MadeBy    string `json:"made_by"`
-	StandsFor string `json:"stands_for"`
-}
-
-func legacyFixtures(t *testing.T) []legacyFixture {
-	t.Helper()
-	b, err := os.ReadFile("internal/password/testdata/legacy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fs []legacyFixture
-	if err := json.Unmarshal(b, &fs); err != nil {
-		t.Fatal(err)
-	}
-	return fs
-}
-
-// expensive reports whether a fixture is at a library's default cost,
-// which takes seconds to verify under -race.
-func (f legacyFixture) expensive() bool {
-	return strings.Contains(f.StandsFor, "default")
+// legacyFixtures are the hashes real Werkzeug and bcrypt made.
+func legacyFixtures(t *testing.T) []apitest.LegacyFixture {
+	return apitest.LegacyFixtures(t, "internal/password/testdata/legacy.json")
 }
 
 // importReport is a line of users import's report.
@@ -221,7 +197,7 @@ func TestUsersImportLegacyLogin(t *testing.T) {
 		for i, f := range fs {
 			email := fmt.Sprintf("fixture-%d@example.com", i)
 			// e2e's TestUsersImportBinary logs in at every default.
-			if f.Refused || f.Password == "" || f.expensive() {
+			if f.Refused || f.Password == "" || f.Expensive() {
 				continue
 			}
 			wantCode(t, "login with a wrong password to "+f.StandsFor,
@@ -236,7 +212,7 @@ func TestUsersImportLegacyLogin(t *testing.T) {
 		for i, f := range fs {
 			email := fmt.Sprintf("fixture-%d@example.com", i)
 			_, listed := after[email]
-			loggedIn := f.Password != "" && !f.expensive()
+			loggedIn := f.Password != "" && !f.Expensive()
 			if !f.Refused && listed == loggedIn {
 				t.Errorf("users legacy lists %s (%s) after its login: %t, want %t", f.StandsFor, f.MadeBy, listed, !loggedIn)
 			}
@@ -408,7 +384,7 @@ func TestLegacyRehashLosesToPasswordChange(t *testing.T) {
 		env := importEnv(t, uri)
 		env["PASSWORD_HASH_CONCURRENCY"] = "1"
 		env["PASSWORD_HASH_MAX_WAIT"] = "0" // wait for the slot however long
-		var slow, target legacyFixture
+		var slow, target apitest.LegacyFixture
 		for _, f := range legacyFixtures(t) {
 			switch f.StandsFor {
 			case "werkzeug 3.1 method='pbkdf2' default (pbkdf2:sha256:1000000)":

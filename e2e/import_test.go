@@ -15,17 +15,6 @@ import (
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
-// legacyFixture is a record of internal/password/testdata/legacy.json,
-// made by real Werkzeug, bcrypt and htpasswd (scripts/legacy-fixtures.py).
-type legacyFixture struct {
-	Password  string `json:"password"`
-	Hash      string `json:"hash"`
-	Scheme    string `json:"scheme"`
-	Refused   bool   `json:"refused"`
-	MadeBy    string `json:"made_by"`
-	StandsFor string `json:"stands_for"`
-}
-
 // exitCode is the exit status of a command that returned err.
 func exitCode(t *testing.T, err error) int {
 	t.Helper()
@@ -64,14 +53,7 @@ func TestUsersImportBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
 	}
-	b, err := os.ReadFile("../internal/password/testdata/legacy.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var fs []legacyFixture
-	if err := json.Unmarshal(b, &fs); err != nil {
-		t.Fatal(err)
-	}
+	fs := apitest.LegacyFixtures(t, "../internal/password/testdata/legacy.json")
 	testdb.Each(t, func(t *testing.T, uri string) {
 		if strings.HasSuffix(uri, ":memory:") {
 			uri = testdb.SQLiteFile(t)

@@ -160,6 +160,14 @@ func (s *service) stop(t testing.TB) {
 // output and error.
 func runCommand(t testing.TB, env map[string]string, args ...string) (string, error) {
 	t.Helper()
+	out, err := command(t, env, args...).CombinedOutput()
+	return string(out), err
+}
+
+// command is the built binary with args and env as its whole environment
+// (PATH aside).
+func command(t testing.TB, env map[string]string, args ...string) *exec.Cmd {
+	t.Helper()
 	if binary == "" {
 		t.Fatal("the service was not built: this test must skip in -short mode")
 	}
@@ -168,6 +176,5 @@ func runCommand(t testing.TB, env map[string]string, args ...string) (string, er
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
+	return cmd
 }

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"errors"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -26,14 +25,7 @@ func createAdmin(t *testing.T, env map[string]string, email, password string, fl
 // returns its output and exit code.
 func runStdin(t *testing.T, env map[string]string, stdin string, args ...string) (string, int) {
 	t.Helper()
-	if binary == "" {
-		t.Fatal("the service was not built: this test must skip in -short mode")
-	}
-	cmd := exec.CommandContext(t.Context(), binary, args...)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
-	}
+	cmd := command(t, env, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
