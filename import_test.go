@@ -16,8 +16,6 @@ import (
 
 	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/cli"
-	"github.com/latchkey/latchkey/internal/config"
-	"github.com/latchkey/latchkey/internal/database"
 	"github.com/latchkey/latchkey/internal/password"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -429,15 +427,7 @@ func TestLegacyRehashLosesToPasswordChange(t *testing.T) {
 // password change or reset does.
 func setPasswordHash(t *testing.T, env map[string]string, email, pw string) {
 	t.Helper()
-	cfg, err := config.Load(func(k string) string { return env[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, client, err := database.Open(cfg.Database, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
+	db := openDB(t, env)
 	h, err := password.NewHasher(password.Params{Memory: 64, Iterations: 1, Parallelism: 1}, 1, 0, nil)
 	if err != nil {
 		t.Fatal(err)

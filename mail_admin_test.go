@@ -19,9 +19,9 @@ const (
 	confirmEmailChangeDoc = `mutation($token: String!) { confirmEmailChange(token: $token) }`
 )
 
-// openDB opens the database of env, for what no API shows: the mail
-// tokens and the outbox.
-func openDB(t *testing.T, env map[string]string) *sql.DB {
+// openDB opens the database of env as the service does, for what a test
+// reads or writes past the API; it is closed when the test ends.
+func openDB(t testing.TB, env map[string]string) *sql.DB {
 	t.Helper()
 	cfg, err := config.Load(func(k string) string { return env[k] })
 	if err != nil {
