@@ -139,7 +139,7 @@ func (s *Service) issue(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.
 // commit, so that the transaction, and on SQLite the one connection, is not
 // held for the signature.
 func (s *Service) sign(g grant) (*Tokens, error) {
-	access, claims, err := s.tokens.IssueTo(token.Subject{
+	access, claims, err := s.tokens.Issue(token.Subject{
 		UserID: g.user.ID.String(), SessionID: g.session.ID.String(),
 		Email: g.user.Email, EmailVerified: g.user.EmailVerified, Roles: g.user.Roles,
 	})

@@ -172,7 +172,7 @@ func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io
 	if err != nil {
 		return err
 	}
-	tok, _, err := issuer.Issue(u.ID.String(), sid.String(), u.Email, u.Roles)
+	tok, _, err := issuer.Issue(token.Subject{UserID: u.ID.String(), SessionID: sid.String(), Email: u.Email, Roles: u.Roles})
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,7 @@ func BenchmarkIssue(b *testing.B) {
 		b.Run("alg="+alg, func(b *testing.B) {
 			i := newTestIssuer(b, testNow, keys[alg])
 			for b.Loop() {
-				if _, _, err := i.Issue(testSubject, testSession, testEmail, []string{"user"}); err != nil {
+				if _, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: []string{"user"}}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -21,7 +21,7 @@ func BenchmarkParse(b *testing.B) {
 	for _, alg := range algorithms {
 		b.Run("alg="+alg, func(b *testing.B) {
 			i := newTestIssuer(b, testNow, keys[alg])
-			tok, _, err := i.Issue(testSubject, testSession, testEmail, []string{"user"})
+			tok, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: []string{"user"}})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -119,7 +119,7 @@ func FuzzParse(f *testing.F) {
 	i, keys := fuzzIssuer(f)
 	var valid []string
 	for _, k := range keys {
-		tok, _, err := newTestIssuer(f, testNow, k).Issue(testSubject, testSession, testEmail, []string{"user"})
+		tok, _, err := newTestIssuer(f, testNow, k).Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: []string{"user"}})
 		if err != nil {
 			f.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func FuzzParse(f *testing.F) {
 		valid = append(valid, tok)
 	}
 	es := keys[1]
-	expired, _, err := newTestIssuer(f, testNow.Add(-time.Hour), es).Issue(testSubject, testSession, testEmail, nil)
+	expired, _, err := newTestIssuer(f, testNow.Add(-time.Hour), es).Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 	if err != nil {
 		f.Fatal(err)
 	}

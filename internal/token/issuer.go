@@ -192,15 +192,10 @@ func (i *Issuer) SigningKeyID() string { return i.keys.Load().signing.id }
 // TTL returns the lifetime of the access tokens i issues.
 func (i *Issuer) TTL() time.Duration { return i.ttl }
 
-// Issue signs an access token for the user subject in the session sessionID.
-// It returns the token and its claims.
-func (i *Issuer) Issue(subject, sessionID, email string, roles []string) (string, *Claims, error) {
-	return i.IssueTo(Subject{UserID: subject, SessionID: sessionID, Email: email, Roles: roles})
-}
-
-// IssueTo is Issue with every claim of the subject, email_verified
-// included.
-func (i *Issuer) IssueTo(sub Subject) (string, *Claims, error) {
+// Issue signs an access token for sub: its user in its session, with the
+// user's email, roles and whether the email is verified. It returns the
+// token and its claims.
+func (i *Issuer) Issue(sub Subject) (string, *Claims, error) {
 	subject, sessionID, email, roles := sub.UserID, sub.SessionID, sub.Email, sub.Roles
 	if subject == "" || sessionID == "" {
 		return "", nil, errors.New("issuing access token: empty subject or session id")

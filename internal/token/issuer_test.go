@@ -24,7 +24,7 @@ func TestIssueParseRoundTrip(t *testing.T) {
 		t.Run("alg="+alg, func(t *testing.T) {
 			t.Parallel()
 			i := newTestIssuer(t, testNow, keys[alg])
-			tok, issued, err := i.Issue(testSubject, testSession, testEmail, []string{"user", "admin"})
+			tok, issued, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: []string{"user", "admin"}})
 			if err != nil {
 				t.Fatalf("Issue: %v", err)
 			}
@@ -67,8 +67,8 @@ func TestIssue(t *testing.T) {
 	i := newTestIssuer(t, testNow, keysFor(t)["ES256"])
 	t.Run("unique jti", func(t *testing.T) {
 		t.Parallel()
-		_, a, errA := i.Issue(testSubject, testSession, testEmail, nil)
-		_, b, errB := i.Issue(testSubject, testSession, testEmail, nil)
+		_, a, errA := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
+		_, b, errB := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 		if errA != nil || errB != nil {
 			t.Fatalf("Issue = %v, %v", errA, errB)
 		}
@@ -78,7 +78,7 @@ func TestIssue(t *testing.T) {
 	})
 	t.Run("no roles", func(t *testing.T) {
 		t.Parallel()
-		tok, _, err := i.Issue(testSubject, testSession, testEmail, nil)
+		tok, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 		if err != nil {
 			t.Fatalf("Issue: %v", err)
 		}
@@ -90,7 +90,7 @@ func TestIssue(t *testing.T) {
 	t.Run("caller's roles not shared", func(t *testing.T) {
 		t.Parallel()
 		roles := []string{"user"}
-		_, c, err := i.Issue(testSubject, testSession, testEmail, roles)
+		_, c, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: roles})
 		if err != nil {
 			t.Fatalf("Issue: %v", err)
 		}
@@ -105,7 +105,7 @@ func TestIssue(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if tok, _, err := i.Issue(tc.subject, tc.session, testEmail, nil); err == nil {
+			if tok, _, err := i.Issue(Subject{UserID: tc.subject, SessionID: tc.session, Email: testEmail, Roles: nil}); err == nil {
 				t.Errorf("Issue(%q, %q) = %q, nil, want an error", tc.subject, tc.session, tok)
 			}
 		})
@@ -117,7 +117,7 @@ func TestParseRefusesForgeries(t *testing.T) {
 	keys := keysFor(t)
 	es, rs, hs := keys["ES256"], keys["RS256"], keys["HS256"]
 	i := newTestIssuer(t, testNow, es, rs, keys["EdDSA"])
-	valid, _, err := i.Issue(testSubject, testSession, testEmail, []string{"user"})
+	valid, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: []string{"user"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +250,7 @@ func TestParseExpiry(t *testing.T) {
 	keys := keysFor(t)
 	for _, alg := range algorithms {
 		issuer := newTestIssuer(t, testNow, keys[alg])
-		tok, _, err := issuer.Issue(testSubject, testSession, testEmail, nil)
+		tok, _, err := issuer.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -298,7 +298,7 @@ func TestParseKeyRotation(t *testing.T) {
 	t.Parallel()
 	keys := keysFor(t)
 	old := newTestIssuer(t, testNow, keys["RS256"])
-	tok, _, err := old.Issue(testSubject, testSession, testEmail, nil)
+	tok, _, err := old.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -147,7 +147,7 @@ func TestJWKS(t *testing.T) {
 			}
 			// A verifier with the JWK alone checks our tokens.
 			pub := publicKeyOf(t, jwk)
-			tok, _, err := newTestIssuer(t, testNow, k).Issue(testSubject, testSession, testEmail, nil)
+			tok, _, err := newTestIssuer(t, testNow, k).Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +222,7 @@ func TestPrivateRoundTrip(t *testing.T) {
 			}
 			// Tokens signed with the parsed key verify with the original.
 			parsed, _ := ParsePrivate(k.ID(), der)
-			tok, _, err := newTestIssuer(t, testNow, parsed).Issue(testSubject, testSession, testEmail, nil)
+			tok, _, err := newTestIssuer(t, testNow, parsed).Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 			if err != nil {
 				t.Fatal(err)
 			}

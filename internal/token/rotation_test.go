@@ -19,7 +19,7 @@ func TestSetKeys(t *testing.T) {
 	t.Parallel()
 	keys := keysFor(t)
 	i := newTestIssuer(t, testNow, keys["ES256"])
-	before, _, err := i.Issue(testSubject, testSession, testEmail, nil)
+	before, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestSetKeys(t *testing.T) {
 	if got, want := i.SigningKeyID(), keys["RS256"].ID(); got != want {
 		t.Errorf("SigningKeyID() = %q, want %q", got, want)
 	}
-	after, _, err := i.Issue(testSubject, testSession, testEmail, nil)
+	after, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func TestSetKeysConcurrent(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for range 50 {
-				tok, _, err := i.Issue(testSubject, testSession, testEmail, nil)
+				tok, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 				if err != nil {
 					t.Error(err)
 					return
@@ -109,7 +109,7 @@ func TestParseReloadsOnUnknownKey(t *testing.T) {
 	t.Parallel()
 	keys := keysFor(t)
 	other := newTestIssuer(t, testNow, keys["EdDSA"])
-	tok, _, err := other.Issue(testSubject, testSession, testEmail, nil)
+	tok, _, err := other.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: nil})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestIssueClaimsNamespace(t *testing.T) {
 		{[]string{"editor"}, map[string]any{"x-hasura-user-id": testSubject, "x-hasura-default-role": "editor", "x-hasura-allowed-roles": []any{"editor"}}},
 		{nil, map[string]any{"x-hasura-user-id": testSubject, "x-hasura-default-role": "", "x-hasura-allowed-roles": []any{}}},
 	} {
-		tok, _, err := i.Issue(testSubject, testSession, testEmail, tc.roles)
+		tok, _, err := i.Issue(Subject{UserID: testSubject, SessionID: testSession, Email: testEmail, Roles: tc.roles})
 		if err != nil {
 			t.Fatal(err)
 		}
