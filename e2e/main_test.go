@@ -1,8 +1,15 @@
 // Package e2e holds the tests that need more than one process: they run
-// the service's binary, built once by TestMain exactly as the Dockerfile
-// builds it, several replicas of it, PostgreSQL clusters of their own, Node
-// programs, an Apollo Gateway and Chromium. In -short mode they skip, and
-// nothing is built. The tests that mostly wait for other programs run in
+// the service's binary, built once by TestMain, several replicas of it,
+// PostgreSQL clusters of their own, Node programs, an Apollo Gateway and
+// Chromium. In -short mode they skip, and nothing is built.
+//
+// Under the race detector (go test -race, the README's command) the binary
+// is built with -race too: the detector then watches the service through
+// every test here, and the build only links the packages the test build
+// already compiled. Without it, the binary is built exactly as the
+// Dockerfile builds it, and the checks of the shipped artifact itself (a
+// static binary, its memory under the pod's limit) run as well; CI runs
+// them in a step of their own. The tests that mostly wait for other programs run in
 // parallel; those that measure time or memory under load (the floods, the
 // outage, the browsers' token expiry) run first, one at a time.
 package e2e
@@ -40,7 +47,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "latchkey")
-	if err := buildAsDockerfile(binary); err != nil {
+	build := buildAsDockerfile
+	if raceDetector {
+		build = buildWithRace
+	}
+	if err := build(binary); err != nil {
 		fmt.Fprintf(os.Stderr, "building the service: %v\n", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
@@ -50,9 +61,19 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// buildWithRace builds the service with the race detector into bin.
+func buildWithRace(bin string) error {
+	cmd := exec.Command("go", "build", "-race", "-o", bin, ".")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build -race: %w\n%s", err, out)
+	}
+	return nil
+}
+
 // buildAsDockerfile runs the Dockerfile's go build line in the module root,
-// writing the binary to bin instead of the image's path. Every test here
-// runs that binary: the one the image ships.
+// writing the binary to bin instead of the image's path: the binary the
+// image ships.
 func buildAsDockerfile(bin string) error {
 	df, err := readDockerfile("../Dockerfile")
 	if err != nil {

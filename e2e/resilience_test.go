@@ -58,7 +58,8 @@ const floodRSSLimit = 300 << 20
 // the production cost, while another client calls me and /healthz: every
 // login is answered (a success, INVALID_CREDENTIALS, or RATE_LIMITED when
 // its hash would wait too long), me and /healthz keep answering, and the
-// process's peak memory stays bounded.
+// process's peak memory stays bounded (checked without the race detector,
+// whose runtime takes several times the memory).
 func TestLoginFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary and floods it")
@@ -187,7 +188,7 @@ func TestLoginFlood(t *testing.T) {
 	t.Logf("me during the flood: %d calls, p50 %v, p99 %v, max %v; /healthz max %v",
 		len(meTimes), apitest.Percentile(meTimes, 50), apitest.Percentile(meTimes, 99), apitest.Percentile(meTimes, 100), apitest.Percentile(healthTimes, 100))
 	t.Logf("peak RSS of the service: %.1f MiB (limit %d MiB)", float64(rss)/(1<<20), floodRSSLimit>>20)
-	if rss > floodRSSLimit {
+	if rss > floodRSSLimit && !raceDetector {
 		t.Errorf("peak RSS %d MiB, over the limit of %d MiB", rss>>20, floodRSSLimit>>20)
 	}
 	// The flood leaves nothing behind: the next login is served.
