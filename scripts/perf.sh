@@ -2,15 +2,16 @@
 # Reproduces every figure of docs/performance.md with one command: builds
 # the service and the load tool, and on SQLite and on PostgreSQL starts the
 # service alone, measures its idle memory, runs each floor next to its
-# scenario (floor first, then the service, same clients and duration), then
-# the register and mixed scenarios, and rewrites the tables of
-# docs/performance.md from the results.
+# scenario (floor first, then the service, same clients and duration; for
+# login and refresh the in-process floor before both), then the register
+# and mixed scenarios, and rewrites the tables of docs/performance.md from
+# the results.
 #
 #   scripts/perf.sh                      # both databases, 20 s per run
 #   PERF_DURATION=5s PERF_DATABASES=sqlite scripts/perf.sh
 #
 # Settings (environment):
-#   PERF_DURATION     load per run (default 20s); 16 runs in all
+#   PERF_DURATION     load per run (default 20s); 18 runs in all
 #   PERF_CONCURRENCY  clients per run (default 8)
 #   PERF_DATABASES    "sqlite postgres" (default) or one of them
 #   PERF_POSTGRES_URL server where a throwaway database is created and dropped
@@ -103,6 +104,7 @@ for db in $databases; do
   awk '/^VmRSS:/ {print $2}' "/proc/$service_pid/status" >"$dir/idle.kib"
 
   for s in me login refresh; do
+    case $s in login | refresh) run floor "$s-raw" ;; esac
     run floor "$s"
     run "$s" -url "$url" -pid "$service_pid"
   done

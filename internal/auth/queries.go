@@ -46,6 +46,12 @@ type queries struct {
 	load string
 	// spend sets spent_at = $1 of the token $2 unless it is spent.
 	spend string
+	// spendLoad, on PostgreSQL, sets spent_at = $1 of the token whose hash
+	// is $2 unless it is spent, and reads what load reads of it (spent_at
+	// as it was: NULL) in the same round trip; no row when the token is
+	// unknown or spent. "" on SQLite, where a statement costs no round
+	// trip.
+	spendLoad string
 	// extend sets last_used_at = $1 and expires_at = $2 of the session $3
 	// unless it is revoked.
 	extend string
@@ -107,6 +113,15 @@ func newQueries(d string) queries {
 			st.C(session.FieldID), st.C(session.FieldCreatedAt), st.C(session.FieldExpiresAt), st.C(session.FieldRevokedAt),
 		}
 		q.load, _ = s.Select(append(cols, ut.Columns(userColumns...)...)...).Query()
+		if d == dialect.Postgres {
+			// The same columns, of the token the CTE spent.
+			s := b.Select().From(b.Table("spent").As(refreshtoken.Table)).
+				Join(st).On(t.C(refreshtoken.FieldSessionID), st.C(session.FieldID)).
+				Join(ut).On(st.C(session.FieldUserID), ut.C(user.FieldID))
+			cols[1] = "CAST(NULL AS timestamptz)"
+			load, _ := s.Select(append(cols, ut.Columns(userColumns...)...)...).Query()
+			q.spendLoad = spendLoadPostgres + load
+		}
 	}
 	q.spend, _ = b.Update(refreshtoken.Table).
 		Set(refreshtoken.FieldSpentAt, arg).
@@ -180,6 +195,12 @@ const recordLoginPostgres = `WITH audit AS (
   INSERT INTO audit_events (id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent)
   VALUES ($1, 'LOGIN_SUCCEEDED', $2, $3, $3, $4, $5, $6))
 UPDATE users SET last_login_at = $2 WHERE id = $3`
+
+// spendLoadPostgres spends an unspent token by its hash; the statement goes
+// on with the SELECT of load's columns from spent.
+const spendLoadPostgres = `WITH spent AS (
+  UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING id, session_id)
+`
 
 // lockAdmins takes a transaction-scoped advisory lock whose key is an
 // arbitrary constant of ours, "LKADMINS" in ASCII.
@@ -267,11 +288,33 @@ func (q queries) loadPrincipal(ctx context.Context, db *ent.Client, sid, uid uui
 	return r.user()
 }
 
+// takeRefreshToken is loadRefreshToken, but on PostgreSQL it first tries to
+// spend the token at now in the same round trip: spent reports that it did
+// (the token read is then as it was, unspent). When the token is unknown
+// or already spent, or on SQLite, it reads the token as loadRefreshToken
+// does and spends nothing.
+func (q queries) takeRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte, now time.Time) (rt *ent.RefreshToken, sess *ent.Session, u *ent.User, spent bool, err error) {
+	if q.spendLoad != "" {
+		rt, sess, u, err = q.scanRefreshToken(ctx, tx, q.spendLoad, now, hash)
+		if !ent.IsNotFound(err) {
+			return rt, sess, u, err == nil, err
+		}
+	}
+	rt, sess, u, err = q.loadRefreshToken(ctx, tx, hash)
+	return rt, sess, u, false, err
+}
+
 // loadRefreshToken runs q.load in tx for hash. The token and session carry
 // what a rotation reads: the token's ID and SpentAt, the session's ID,
 // UserID, CreatedAt, ExpiresAt and RevokedAt. It fails with an ent
 // not-found error for an unknown hash.
 func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) (*ent.RefreshToken, *ent.Session, *ent.User, error) {
+	return q.scanRefreshToken(ctx, tx, q.load, hash)
+}
+
+// scanRefreshToken runs query, load or spendLoad, with args in tx and scans
+// its row.
+func (q queries) scanRefreshToken(ctx context.Context, tx *ent.Tx, query string, args ...any) (*ent.RefreshToken, *ent.Session, *ent.User, error) {
 	var (
 		rt               ent.RefreshToken
 		sess             ent.Session
@@ -280,7 +323,7 @@ func (q queries) loadRefreshToken(ctx context.Context, tx *ent.Tx, hash []byte) 
 		ur               userRow
 	)
 	dest := append([]any{&rt.ID, &spent, &sess.ID, &created, &expires, &revoked}, ur.dest()...)
-	if err := queryRow(ctx, tx, q.load, []any{hash}, dest...); err != nil {
+	if err := queryRow(ctx, tx, query, args, dest...); err != nil {
 		return nil, nil, nil, err
 	}
 	u, err := ur.user()

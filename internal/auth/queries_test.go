@@ -34,6 +34,7 @@ func TestQueriesPlaceholders(t *testing.T) {
 		{"principal", q.principal, 3},
 		{"load", q.load, 1},
 		{"spend", q.spend, 2},
+		{"spendLoad", q.spendLoad, 2},
 		{"extend", q.extend, 3},
 		{"insert", q.insert, 5},
 		{"reserveWindow", q.reserveWindow, 4},

@@ -51,7 +51,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		g      grant
 	)
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
-		rt, sess, u, err := s.queries.loadRefreshToken(ctx, tx, hash)
+		rt, sess, u, spentNow, err := s.queries.takeRefreshToken(ctx, tx, hash, now)
 		if ent.IsNotFound(err) {
 			return ErrInvalidRefreshToken
 		}
@@ -66,7 +66,7 @@ func (s *Service) refresh(ctx context.Context, refresh string, now time.Time) (o
 		// consequence of a concurrent reuse of this very token, which this
 		// refresh must then report as a reuse too.
 		spentAt := rt.SpentAt
-		if spentAt == nil {
+		if spentAt == nil && !spentNow {
 			n, err := exec(ctx, tx, s.queries.spend, now, rt.ID)
 			if err != nil {
 				return fmt.Errorf("spending refresh token: %w", err)

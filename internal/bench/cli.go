@@ -24,8 +24,10 @@ const usage = `usage:
                                        Markdown tables of scripts/perf.sh's runs
 
 SCENARIO is one of me, login, refresh, register, mixed.
-FLOOR is one of me, login, refresh; it reads the service's settings
-(DATABASE_URI, JWT_SECRET_KEY, PASSWORD_HASH_*, ...) from the environment.
+FLOOR is one of me, login, refresh (bare HTTP handlers in a process of
+their own), login-raw, refresh-raw (argon2id, or the rotation transaction,
+in process); it reads the service's settings (DATABASE_URI,
+JWT_SECRET_KEY, PASSWORD_HASH_*, ...) from the environment.
 
 flags:
 `
@@ -112,18 +114,26 @@ func runFloor(ctx context.Context, name string, getenv func(string) string, work
 		return nil, fmt.Errorf("configuration:\n%w", err)
 	}
 	switch name {
-	case "login":
+	case "login-raw":
 		return FloorLogin(ctx, cfg, workers, d, progress, every)
-	case "refresh":
+	case "refresh-raw":
 		return FloorRefresh(ctx, cfg, workers, d, progress, every)
 	}
-	return floorMe(ctx, workers, d, progress, every)
+	return floorHTTP(ctx, name, workers, d, progress, every)
 }
 
-// floorMe runs me's floor handler in a process of its own, as the service
-// runs in one, and loads it with the me scenario. The child inherits this
+// floorTargets describe the floors served over HTTP.
+var floorTargets = map[string]string{
+	"me":      "bare net/http handler: verify the JWT, read the user's row",
+	"login":   "bare net/http handler: read the hash, verify it, insert the session and its token, sign",
+	"refresh": "bare net/http handler: the rotation transaction, then sign",
+}
+
+// floorHTTP runs the floor handlers in a process of their own, as the
+// service runs in one, and loads them with the scenario name, whose
+// clients send what they send the service. The child inherits this
 // process's environment.
-func floorMe(ctx context.Context, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
+func floorHTTP(ctx context.Context, name string, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -145,18 +155,19 @@ func floorMe(ctx context.Context, workers int, d time.Duration, progress io.Writ
 	defer func() { cancel(); _ = cmd.Wait() }()
 	line, err := bufio.NewReader(out).ReadString('\n')
 	f := strings.Fields(line)
-	if err != nil || len(f) != 3 || f[0] != "floor" {
+	if err != nil || len(f) != 5 || f[0] != "floor" {
 		return nil, fmt.Errorf("the floor server did not start: %q", line)
 	}
-	res, err := Run(ctx, Options{URL: "http://" + f[1] + "/", Scenario: "me", Concurrency: workers, Duration: d, Progress: progress, ProgressEvery: every, PID: cmd.Process.Pid, Token: f[2]})
+	res, err := Run(ctx, Options{URL: "http://" + f[1] + "/", Scenario: name, Concurrency: workers, Duration: d, Progress: progress, ProgressEvery: every,
+		PID: cmd.Process.Pid, Token: f[2], Email: f[3], Password: f[4]})
 	if err != nil {
 		return nil, err
 	}
-	res.Scenario, res.Target = "me floor", "bare net/http handler: verify the JWT, read the user's row"
+	res.Scenario, res.Target = name+" floor", floorTargets[name]
 	return res, nil
 }
 
-// floorServer is the child process of floorMe.
+// floorServer is the child process of floorHTTP.
 func floorServer(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
 	if len(args) != 0 {
 		return errors.New("floor-server takes no arguments")

@@ -5,11 +5,9 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -25,13 +23,16 @@ import (
 	"github.com/latchkey/latchkey/internal/token"
 )
 
-// Floors are the operations whose floors Floor measures.
-var Floors = []string{"me", "login", "refresh"}
+// Floors are the floors latchkey-bench measures: each of me, login and
+// refresh served over HTTP by a process of its own (FloorServer), and the
+// in-process part of login's and refresh's, without HTTP or signing:
+// "login-raw" (FloorLogin) and "refresh-raw" (FloorRefresh).
+var Floors = []string{"me", "login", "refresh", "login-raw", "refresh-raw"}
 
 // FloorLogin measures the raw argon2id rate at the service's parameters:
 // workers goroutines hash for d, at most cfg.PasswordHash.Concurrency at
-// once as in the service. It is login's floor: a login is one such hash and
-// a little more.
+// once as in the service. It is the in-process part of login's floor: a
+// login is one such hash and a little more.
 func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
 	p := cfg.PasswordHash
 	hasher, err := password.NewHasher(password.Params{Memory: p.Memory, Iterations: p.Iterations, Parallelism: p.Parallelism}, p.Concurrency, 0, nil)
@@ -43,14 +44,16 @@ func FloorLogin(ctx context.Context, cfg config.Config, workers int, d time.Dura
 		_, err := hasher.Hash(ctx, password)
 		return "argon2id", err
 	})
-	res.Scenario, res.Target = "login floor", fmt.Sprintf("argon2id m=%d t=%d p=%d, %d at once", p.Memory, p.Iterations, p.Parallelism, p.Concurrency)
+	res.Scenario, res.Target = "login floor in process", fmt.Sprintf("argon2id m=%d t=%d p=%d, %d at once", p.Memory, p.Iterations, p.Parallelism, p.Concurrency)
 	return res, nil
 }
 
 // FloorRefresh measures the raw rotation transaction on the service's
 // database: spend a refresh token with a conditional update, extend its
-// session, store its successor, commit; workers goroutines, each rotating a
-// session of its own, for d, through a pool sized as the service's.
+// session and read its user, store its successor, commit; workers
+// goroutines, each rotating a session of its own, for d, through a pool
+// sized as the service's. It is the in-process part of refresh's floor:
+// no HTTP, no JSON, no signature.
 func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Duration, progress io.Writer, every time.Duration) (*Result, error) {
 	db, client, err := database.Open(cfg.Database, nil)
 	if err != nil {
@@ -70,7 +73,7 @@ func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Du
 			return nil, err
 		}
 	}
-	rot, err := newRotation(ctx, db, cfg.RefreshTokenTTL)
+	rot, err := newRotation(ctx, db, cfg.Database.Dialect, cfg.RefreshTokenTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -79,46 +82,72 @@ func FloorRefresh(ctx context.Context, cfg config.Config, workers int, d time.Du
 		if err != nil {
 			return "rotation", err
 		}
-		hashes[w] = next
+		hashes[w] = next.hash
 		return "rotation", nil
 	})
-	res.Scenario, res.Target = "refresh floor", "rotation transaction on "+cfg.Database.Dialect
+	res.Scenario, res.Target = "refresh floor in process", "rotation transaction on "+cfg.Database.Dialect
 	return res, nil
 }
 
 // rotation is a refresh-token rotation in plain SQL, the least a rotation
-// can do: three prepared statements and a commit.
+// can do: spend the token, extend its session and read the session's user
+// for the access token's claims, store the successor, commit, as prepared
+// statements. PostgreSQL extends and reads in one statement (three and the
+// commit); SQLite, where a statement costs no round trip, in two.
 type rotation struct {
 	db                    *sql.DB
 	spend, extend, insert *sql.Stmt
-	ttl                   time.Duration
+	// user reads the user after extend on SQLite; nil on PostgreSQL.
+	user *sql.Stmt
+	ttl  time.Duration
 }
 
-// newRotation prepares the rotation's statements, in SQL that PostgreSQL
-// and SQLite (which reads $N as parameter N) both take as it is.
-func newRotation(ctx context.Context, db *sql.DB, ttl time.Duration) (*rotation, error) {
+// rotated is the outcome of a rotation: the successor token, its hash, and
+// the claims of the session's access token.
+type rotated struct {
+	refresh string
+	hash    []byte
+	subject token.Subject
+}
+
+// The rotation's statements, in SQL that PostgreSQL and SQLite (which reads
+// $N as parameter N) both take as it is, but where noted.
+const (
+	rotationSpend  = `UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING id, session_id`
+	rotationInsert = `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES ($1, $2, $3, $4, $5)`
+	// rotationExtendUser is PostgreSQL's: the session's update and its
+	// user's read in one round trip.
+	rotationExtendUser = `WITH s AS (UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3 AND revoked_at IS NULL RETURNING user_id)
+SELECT u.id, u.email, u.email_verified, u.roles FROM users u JOIN s ON u.id = s.user_id WHERE NOT u.disabled`
+	rotationExtend = `UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3 AND revoked_at IS NULL RETURNING user_id`
+	rotationUser   = `SELECT id, email, email_verified, roles FROM users WHERE id = $1 AND NOT disabled`
+)
+
+// newRotation prepares the rotation's statements for dialect.
+func newRotation(ctx context.Context, db *sql.DB, dialect string, ttl time.Duration) (*rotation, error) {
 	r := &rotation{db: db, ttl: ttl}
-	for _, st := range []struct {
-		dst   **sql.Stmt
-		query string
-	}{
-		{&r.spend, `UPDATE refresh_tokens SET spent_at = $1 WHERE token_hash = $2 AND spent_at IS NULL RETURNING id, session_id`},
-		{&r.extend, `UPDATE sessions SET last_used_at = $1, expires_at = $2 WHERE id = $3 AND revoked_at IS NULL`},
-		{&r.insert, `INSERT INTO refresh_tokens (id, token_hash, parent_id, created_at, session_id) VALUES ($1, $2, $3, $4, $5)`},
-	} {
+	statements := map[**sql.Stmt]string{&r.spend: rotationSpend, &r.insert: rotationInsert}
+	if dialect == "postgres" {
+		statements[&r.extend] = rotationExtendUser
+	} else {
+		statements[&r.extend], statements[&r.user] = rotationExtend, rotationUser
+	}
+	for dst, query := range statements {
 		var err error
-		if *st.dst, err = db.PrepareContext(ctx, st.query); err != nil {
+		if *dst, err = db.PrepareContext(ctx, query); err != nil {
 			return nil, fmt.Errorf("preparing the rotation: %w", err)
 		}
 	}
 	return r, nil
 }
 
-// rotate spends the token with hash and returns its successor's hash.
-func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err error) {
+// rotate spends the token with hash and returns its successor. It fails
+// when the token is spent or unknown, or its session revoked, or its user
+// disabled.
+func (r *rotation) rotate(ctx context.Context, hash []byte) (out rotated, err error) {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, err
+		return out, err
 	}
 	defer func() {
 		if err != nil {
@@ -126,72 +155,32 @@ func (r *rotation) rotate(ctx context.Context, hash []byte) (next []byte, err er
 		}
 	}()
 	now := time.Now().UTC().Truncate(time.Microsecond)
-	var id, sessionID uuid.UUID
+	var id, sessionID, userID uuid.UUID
 	if err := tx.StmtContext(ctx, r.spend).QueryRowContext(ctx, now, hash).Scan(&id, &sessionID); err != nil {
-		return nil, fmt.Errorf("spending: %w", err)
+		return out, fmt.Errorf("spending: %w", err)
 	}
-	if _, err := tx.StmtContext(ctx, r.extend).ExecContext(ctx, now, now.Add(r.ttl), sessionID); err != nil {
-		return nil, fmt.Errorf("extending: %w", err)
+	var roles []byte
+	extend := tx.StmtContext(ctx, r.extend).QueryRowContext(ctx, now, now.Add(r.ttl), sessionID)
+	if r.user == nil {
+		err = extend.Scan(&userID, &out.subject.Email, &out.subject.EmailVerified, &roles)
+	} else if err = extend.Scan(&userID); err == nil {
+		err = tx.StmtContext(ctx, r.user).QueryRowContext(ctx, userID).Scan(&userID, &out.subject.Email, &out.subject.EmailVerified, &roles)
 	}
-	_, next, err = token.NewRefreshToken()
 	if err != nil {
-		return nil, err
+		return out, fmt.Errorf("extending: %w", err)
 	}
-	if _, err := tx.StmtContext(ctx, r.insert).ExecContext(ctx, uuid.New(), next, id, now, sessionID); err != nil {
-		return nil, fmt.Errorf("storing: %w", err)
+	if err := json.Unmarshal(roles, &out.subject.Roles); err != nil {
+		return out, fmt.Errorf("reading roles: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return nil, err
-	}
-	return next, nil
-}
-
-// FloorServer serves me's floor on ln until ctx ends: a bare net/http
-// handler that verifies the access token as the service does, with the
-// service's keys, and reads the user's row. Before serving it writes one
-// line to out, "floor ADDR TOKEN", with an access token of a user it
-// creates, for the me scenario to send.
-func FloorServer(ctx context.Context, cfg config.Config, ln net.Listener, out io.Writer) error {
-	db, client, err := database.Open(cfg.Database, nil)
+	out.subject.UserID, out.subject.SessionID = userID.String(), sessionID.String()
+	out.refresh, out.hash, err = token.NewRefreshToken()
 	if err != nil {
-		return err
+		return out, err
 	}
-	defer client.Close()
-	if err := client.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("migrating: %w", err)
+	if _, err := tx.StmtContext(ctx, r.insert).ExecContext(ctx, uuid.New(), out.hash, id, now, sessionID); err != nil {
+		return out, fmt.Errorf("storing: %w", err)
 	}
-	issuer, err := Issuer(ctx, cfg, client)
-	if err != nil {
-		return err
-	}
-	u, err := createUser(ctx, client)
-	if err != nil {
-		return err
-	}
-	sid, _, err := createSession(ctx, client, u)
-	if err != nil {
-		return err
-	}
-	tok, _, err := issuer.Issue(token.Subject{UserID: u.ID.String(), SessionID: sid.String(), Email: u.Email, Roles: u.Roles})
-	if err != nil {
-		return err
-	}
-	h, err := MeFloorHandler(ctx, issuer, db)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	if _, err := fmt.Fprintf(out, "floor %s %s\n", ln.Addr(), tok); err != nil {
-		return err
-	}
-	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return out, tx.Commit()
 }
 
 // MeFloorHandler answers any request as me would, with the least work: it

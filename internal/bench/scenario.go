@@ -59,6 +59,12 @@ type workerState struct {
 // session of its own. For me, token is used as the access token when not
 // empty.
 func Prepare(ctx context.Context, c *Client, scenario string, workers int, token string) (*Load, error) {
+	return prepare(ctx, c, scenario, workers, token, "", "")
+}
+
+// prepare is Prepare, logging in as the existing user with email and
+// password instead of registering one when email is not empty.
+func prepare(ctx context.Context, c *Client, scenario string, workers int, token, email, password string) (*Load, error) {
 	scenario = normalize(scenario)
 	if !slices.Contains(Scenarios, scenario) {
 		return nil, fmt.Errorf("unknown scenario %q (want one of %s)", scenario, strings.Join(Scenarios, ", "))
@@ -89,7 +95,12 @@ func Prepare(ctx context.Context, c *Client, scenario string, workers int, token
 		}
 	}
 	var p pair
-	if err := c.Do(ctx, "", registerQuery, map[string]any{"email": l.email, "password": l.password}, "register", &p); err != nil {
+	if email != "" {
+		l.email, l.password = email, password
+		if err := c.Do(ctx, "", loginQuery, map[string]any{"email": l.email, "password": l.password}, "login", &p); err != nil {
+			return nil, fmt.Errorf("logging in as the %s scenario's user: %w", scenario, err)
+		}
+	} else if err := c.Do(ctx, "", registerQuery, map[string]any{"email": l.email, "password": l.password}, "register", &p); err != nil {
 		return nil, fmt.Errorf("registering the %s scenario's user: %w", scenario, err)
 	}
 	for i := range l.workers {
