@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/latchkey/latchkey/internal/apitest"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
@@ -74,21 +72,17 @@ func TestPoolExhausted(t *testing.T) {
 	s := startService(t, apitest.Env(uri, "DATABASE_MAX_CONNS", "2", "REQUEST_TIMEOUT", requestTimeout.String()))
 	me := s.Register(t, apitest.UniqueEmail("pool"))
 
+	db, _ := openPostgres(t, uri)
 	ctx := t.Context()
-	locker, err := pgx.Connect(ctx, uri)
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer locker.Close(context.Background())
-	tx, err := locker.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE users, sessions IN ACCESS EXCLUSIVE MODE`); err != nil {
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users, sessions IN ACCESS EXCLUSIVE MODE`); err != nil {
 		t.Fatal(err)
 	}
 	answers, took := concurrentMe(t, s.URL, me.AccessToken, 8)
-	if err := tx.Rollback(ctx); err != nil {
+	if err := tx.Rollback(); err != nil {
 		t.Fatal(err)
 	}
 	wantInternal(t, "me while the pool is exhausted", answers)
@@ -123,41 +117,32 @@ func TestConnectionsRefused(t *testing.T) {
 	}
 	dbName := strings.TrimPrefix(u.Path, "/")
 	role := "latchkey_role_" + strings.TrimPrefix(dbName, "latchkey_test_")
+	admin, _ := openPostgres(t, uri)
 	ctx := t.Context()
-	admin, err := pgx.Connect(ctx, uri)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(context.Background())
+	server, _ := openPostgres(t, strings.Replace(uri, "/"+dbName, "/postgres", 1))
 	exec := func(sql string) {
 		t.Helper()
-		if _, err := admin.Exec(ctx, sql); err != nil {
+		if _, err := admin.ExecContext(ctx, sql); err != nil {
 			t.Fatalf("%s: %v", sql, err)
 		}
 	}
-	ident := pgx.Identifier{role}.Sanitize()
+	ident := quoteIdent(role)
 	exec("CREATE ROLE " + ident + " LOGIN")
 	t.Cleanup(func() {
 		// The role owns the database and its tables: drop the database
 		// first (testdb's own drop then finds nothing).
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		base, err := pgx.Connect(ctx, strings.Replace(uri, "/"+dbName, "/postgres", 1))
-		if err != nil {
-			t.Error(err)
-			return
-		}
-		defer base.Close(ctx)
 		for _, sql := range []string{
-			"DROP DATABASE IF EXISTS " + pgx.Identifier{dbName}.Sanitize() + " WITH (FORCE)",
+			"DROP DATABASE IF EXISTS " + quoteIdent(dbName) + " WITH (FORCE)",
 			"DROP ROLE IF EXISTS " + ident,
 		} {
-			if _, err := base.Exec(ctx, sql); err != nil {
+			if _, err := server.ExecContext(ctx, sql); err != nil {
 				t.Errorf("%s: %v", sql, err)
 			}
 		}
 	})
-	exec("ALTER DATABASE " + pgx.Identifier{dbName}.Sanitize() + " OWNER TO " + ident)
+	exec("ALTER DATABASE " + quoteIdent(dbName) + " OWNER TO " + ident)
 	as := *u
 	as.User = url.User(role)
 
@@ -169,7 +154,7 @@ func TestConnectionsRefused(t *testing.T) {
 	exec(fmt.Sprintf("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = '%s'", role))
 	apitest.Eventually(t, 10*time.Second, "the service's connections ended", func() bool {
 		var n int
-		err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role).Scan(&n)
+		err := admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1", role).Scan(&n)
 		return err == nil && n == 0
 	})
 	answers, took := concurrentMe(t, s.URL, me.AccessToken, 6)
@@ -186,4 +171,9 @@ func TestConnectionsRefused(t *testing.T) {
 	apitest.Eventually(t, 10*time.Second, "me once connections are allowed again", func() bool {
 		return s.Post(t, me.AccessToken, `{ me { id } }`, nil).Code() == ""
 	})
+}
+
+// quoteIdent quotes a PostgreSQL identifier.
+func quoteIdent(name string) string {
+	return `"` + strings.ReplaceAll(name, `"`, `""`) + `"`
 }
