@@ -19,6 +19,7 @@
 #   REPLICAS_MAX_CONNS   DATABASE_MAX_CONNS of each replica (default 10)
 #   PERF_POSTGRES_URL    server where the throwaway databases are created and dropped
 #                        (default postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable)
+#   REPLICAS_URI_PARAMS  added to the service's DATABASE_URI, e.g. default_query_exec_mode=exec
 #   REPLICAS_DOC         document whose table is replaced (default docs/performance.md;
 #                        empty: print the table instead)
 set -euo pipefail
@@ -30,6 +31,7 @@ runs=${REPLICAS_RUNS:-3}
 duration=${REPLICAS_DURATION:-10s}
 clients=${REPLICAS_CONCURRENCY:-16}
 max_conns=${REPLICAS_MAX_CONNS:-10}
+uri_params=${REPLICAS_URI_PARAMS:-}
 pg_url=${PERF_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 doc=${REPLICAS_DOC-docs/performance.md}
 
@@ -64,6 +66,9 @@ for n in $counts; do
   pg_db="latchkey_replicas_$$_$n"
   psql -q "$pg_url" -c "CREATE DATABASE $pg_db" >/dev/null
   uri=$(printf '%s' "$pg_url" | sed -E "s#^(postgres(ql)?://[^/]+)/[^?]*#\1/$pg_db#")
+  if [ -n "$uri_params" ]; then
+    case $uri in *\?*) uri="$uri&$uri_params" ;; *) uri="$uri?$uri_params" ;; esac
+  fi
   urls=()
   say "$n replica(s): starting"
   for i in $(seq "$n"); do
@@ -115,7 +120,7 @@ table="Measured $started by \`scripts/replicas.sh\` at $(git rev-parse --short H
 $(nproc) CPUs ($cpu), $(go version | cut -d' ' -f3), PostgreSQL $(psql -qAt "$pg_url" -c 'SHOW server_version' | cut -d' ' -f1)
 (max_connections $max_connections, superuser_reserved_connections $reserved), $clients clients over all
 replicas, $duration per run, $runs runs per figure (ranges are lowest–highest
-throughput; latencies are of the median run), DATABASE_MAX_CONNS=$max_conns;
+throughput; latencies are of the median run), DATABASE_MAX_CONNS=$max_conns${uri_params:+, $uri_params in the URI};
 replicas, PostgreSQL and the load tool on the same machine. Load average
 $load_before before the runs, $(cut -d' ' -f1-3 /proc/loadavg) after.
 
