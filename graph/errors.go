@@ -132,6 +132,11 @@ func presentError(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		case errors.Is(err, context.Canceled):
 			// The client went away: nothing to page anyone for.
 			logger.InfoContext(ctx, "request canceled by the client", "path", gqlErr.Path.String())
+		case errors.Is(err, context.DeadlineExceeded):
+			// REQUEST_TIMEOUT ran out, most often waiting for the database:
+			// for a connection of a pool whose DATABASE_MAX_CONNS are all
+			// busy, or for a statement PostgreSQL is slow to answer.
+			logger.ErrorContext(ctx, "request timed out", "path", gqlErr.Path.String(), "error", err)
 		default:
 			logger.ErrorContext(ctx, "internal error", "path", gqlErr.Path.String(), "error", err)
 		}

@@ -30,7 +30,8 @@ var Scenarios = []string{"me", "login", "refresh", "register", "mixed"}
 // Options configure one run.
 type Options struct {
 	// URL is the service's GraphQL endpoint, or its base URL, to which
-	// "/query" is added.
+	// "/query" is added; or several, comma-separated, one per replica,
+	// which the requests take in turn.
 	URL string
 	// Scenario is one of Scenarios.
 	Scenario string
@@ -65,19 +66,19 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 	if opts.Duration <= 0 {
 		return nil, fmt.Errorf("duration %s must be positive", opts.Duration)
 	}
-	endpoint, err := Endpoint(opts.URL)
+	endpoints, err := Endpoints(opts.URL)
 	if err != nil {
 		return nil, err
 	}
 	mem := newMemorySampler(opts.PID)
 	mem.idle = mem.sample()
-	l, err := prepare(ctx, NewClient(endpoint, opts.Concurrency), opts.Scenario, opts.Concurrency, opts.Token, opts.Email, opts.Password)
+	l, err := prepare(ctx, NewReplicasClient(endpoints, opts.Concurrency), opts.Scenario, opts.Concurrency, opts.Token, opts.Email, opts.Password)
 	if err != nil {
 		return nil, err
 	}
 	res := drive(ctx, opts.Concurrency, opts.Duration, opts.Progress, opts.ProgressEvery, mem, l.Step)
 	res.Scenario = opts.Scenario
-	res.Target = endpoint
+	res.Target = strings.Join(endpoints, ",")
 	return res, nil
 }
 

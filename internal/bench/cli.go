@@ -56,7 +56,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		fmt.Fprint(stderr, usage)
 		fs.PrintDefaults()
 	}
-	target := fs.String("url", "http://127.0.0.1:8080", "the service's URL (its /query is loaded)")
+	target := fs.String("url", "http://127.0.0.1:8080", "the service's URL (its /query is loaded), or several, comma-separated, one per replica, which the requests take in turn")
 	concurrency := fs.Int("c", 8, "concurrent clients, each with one request in flight")
 	duration := fs.Duration("d", 10*time.Second, "how long the load lasts, setup not included")
 	asJSON := fs.Bool("json", false, "write the report as JSON")

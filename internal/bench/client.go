@@ -13,6 +13,9 @@ import (
 type Client struct {
 	endpoint string
 	http     *http.Client
+	// replicas, when not nil, are endpoints the requests take in turn
+	// instead of endpoint.
+	replicas *replicas
 }
 
 // gqlRequest is a GraphQL request body.
@@ -46,7 +49,7 @@ func (c *Client) Do(ctx context.Context, bearer, query string, vars map[string]a
 }
 
 func (c *Client) post(ctx context.Context, bearer string, body []byte, field string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.target(), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("building request: %w", err)
 	}

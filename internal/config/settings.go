@@ -48,7 +48,7 @@ var settings = []setting{
 	},
 	{
 		name: "DATABASE_URI", def: "sqlite://auth.db", secret: true,
-		meaning: "postgres://, postgresql:// or sqlite://PATH (sqlite://:memory: works); a PostgreSQL URI may hold its password",
+		meaning: "postgres://, postgresql:// or sqlite://PATH (sqlite://:memory: works); a PostgreSQL URI may hold its password, and pgx's parameters (default_query_exec_mode=exec behind PgBouncer in transaction mode)",
 		field:   func(c *Config) field { return (*databaseValue)(&c.Database) },
 		check:   func(c Config) error { return c.Database.problem() },
 	},
@@ -58,7 +58,7 @@ var settings = []setting{
 		field:   func(c *Config) field { return (*databaseValue)(&c.Database) },
 	},
 	{
-		name: "DATABASE_MAX_CONNS", def: "10", meaning: "most open PostgreSQL connections of one process, >= 2 (the migration lock holds one while another migrates)",
+		name: "DATABASE_MAX_CONNS", def: "10", meaning: "most open PostgreSQL connections of one process, >= 2 (the migration lock holds one while another migrates); (replicas + commands) x this + a margin <= max_connections - superuser_reserved_connections",
 		field: func(c *Config) field { return (*intValue)(&c.Database.MaxConns) },
 		check: func(c Config) error {
 			if c.Database.Dialect == "postgres" {

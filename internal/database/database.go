@@ -91,11 +91,24 @@ func openDB(tp trace.TracerProvider, connector driver.Connector, system string) 
 // schema migration of replicas starting together.
 const migrationLockID = 0x6c61746368 // "latch"
 
+// migrationLockPoll is how often a replica that found the migration lock
+// taken tries again.
+const migrationLockPoll = 200 * time.Millisecond
+
 // Migrate applies the schema to client's database, then runs then (unless
-// nil), both under the migration lock: a PostgreSQL session-level advisory
-// lock, so that of several replicas starting against one database one
-// migrates and the others wait and find nothing to do. SQLite is one
-// process's own and needs none.
+// nil), both under the migration lock, so that of several replicas
+// starting against one database one migrates and the others wait and find
+// nothing to do. SQLite is one process's own and needs no lock.
+//
+// On PostgreSQL the lock is a transaction-level advisory lock, held by a
+// transaction of its own that changes nothing, while the migration runs on
+// other connections; if the process dies the transaction ends, and the
+// lock with it. A pooler in transaction mode, such as PgBouncer, keeps a
+// transaction on one server connection, where it would hand a
+// session-level lock's unlock to another connection and leave the lock
+// held for good. The others do not block on the lock but try it again
+// every migrationLockPoll: a blocked waiter would hold a server connection
+// the migrating replica may need.
 func Migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Database, then func(context.Context) error) error {
 	fn := func() error {
 		if err := client.Schema.Create(ctx); err != nil {
@@ -109,19 +122,36 @@ func Migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Dat
 	if cfg.Dialect != "postgres" {
 		return fn()
 	}
-	conn, err := db.Conn(ctx)
+	for {
+		lock, err := tryMigrationLock(ctx, db)
+		if err != nil {
+			return fmt.Errorf("taking migration lock: %w", err)
+		}
+		if lock != nil {
+			defer func() { _ = lock.Rollback() }()
+			return fn()
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the migration lock: %w", ctx.Err())
+		case <-time.After(migrationLockPoll):
+		}
+	}
+}
+
+// tryMigrationLock returns the transaction that holds the migration lock,
+// or nil when another holds it.
+func tryMigrationLock(ctx context.Context, db *sql.DB) (*sql.Tx, error) {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("connecting: %w", err)
+		return nil, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrationLockID); err != nil {
-		return fmt.Errorf("taking migration lock: %w", err)
+	var ok bool
+	if err := tx.QueryRowContext(ctx, "SELECT pg_try_advisory_xact_lock($1)", migrationLockID).Scan(&ok); err != nil || !ok {
+		_ = tx.Rollback()
+		return nil, err
 	}
-	defer func() {
-		// The connection goes back to the pool: release the lock explicitly.
-		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrationLockID)
-	}()
-	return fn()
+	return tx, nil
 }
 
 // WithTx runs fn in a transaction of client, committed when fn returns nil
