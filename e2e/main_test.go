@@ -115,14 +115,20 @@ type service struct {
 	err  error         // what Wait returned, once done is closed
 }
 
+// requireBinary skips t in -short mode, where TestMain builds nothing.
+func requireBinary(t testing.TB) {
+	t.Helper()
+	if binary == "" {
+		t.Skip("runs the service's binary, which -short does not build")
+	}
+}
+
 // startService runs the built binary with env as its whole environment
 // (PATH aside), reads its address from its "listening" log line, waits
 // until /readyz answers, and kills it when the test ends if it still runs.
 func startService(t testing.TB, env map[string]string) *service {
 	t.Helper()
-	if binary == "" {
-		t.Fatal("the service was not built: this test must skip in -short mode")
-	}
+	requireBinary(t)
 	cmd := exec.Command(binary)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range env {
@@ -189,9 +195,7 @@ func runCommand(t testing.TB, env map[string]string, args ...string) (string, er
 // (PATH aside).
 func command(t testing.TB, env map[string]string, args ...string) *exec.Cmd {
 	t.Helper()
-	if binary == "" {
-		t.Fatal("the service was not built: this test must skip in -short mode")
-	}
+	requireBinary(t)
 	cmd := exec.CommandContext(t.Context(), binary, args...)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
 	for k, v := range env {
