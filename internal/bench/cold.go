@@ -76,8 +76,7 @@ func Cold(ctx context.Context, opts ColdOptions) (*ColdResult, error) {
 	c := NewClient(svc.endpoint, opts.Logins)
 	for _, e := range emails {
 		if err := c.Do(ctx, "", registerQuery, map[string]any{"email": e, "password": password}, "register", nil); err != nil {
-			svc.stop()
-			return nil, fmt.Errorf("registering %s: %w", e, err)
+			return nil, errors.Join(fmt.Errorf("registering %s: %w", e, err), svc.stop())
 		}
 	}
 	if err := svc.stop(); err != nil {
