@@ -17,8 +17,9 @@ import (
 // the password is being hashed: the login is counted as canceled, not as an
 // error, and the log has no "internal error" to page anyone for.
 func TestClientGoneIsNoServerError(t *testing.T) {
-	// A hash slow enough for the client to leave in the middle of it.
-	env := testEnv(testdb.SQLiteMemory, "PASSWORD_HASH_MEMORY", "65536", "PASSWORD_HASH_ITERATIONS", "4")
+	// A hash slow enough for the client to leave in the middle of it, and
+	// one slot, so that the start warms one such hash, not one per CPU.
+	env := testEnv(testdb.SQLiteMemory, "PASSWORD_HASH_MEMORY", "65536", "PASSWORD_HASH_ITERATIONS", "4", "PASSWORD_HASH_CONCURRENCY", "1")
 	s := startServer(t, env)
 	email := uniqueEmail(t, "gone")
 	s.register(t, email)

@@ -47,7 +47,11 @@ var fuzzTarget = sync.OnceValues(func() (*fuzzService, error) {
 		return nil, err
 	}
 	metrics := telemetry.NewMetrics(db)
-	svc, keys, err := services(context.Background(), cfg, client, logger, metrics, nil)
+	hasher, err := newHasher(cfg, metrics)
+	if err != nil {
+		return nil, err
+	}
+	svc, keys, err := services(context.Background(), cfg, client, hasher, logger, metrics, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"sync/atomic"
@@ -120,7 +121,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			return migrate(ctx, db, client, cfg, logger)
 		},
 		Service: func(ctx context.Context) (*auth.Service, error) {
-			svc, _, err := services(ctx, cfg, client, logger, nil, nil)
+			hasher, err := newHasher(cfg, nil)
+			if err != nil {
+				return nil, err
+			}
+			svc, _, err := services(ctx, cfg, client, hasher, logger, nil, nil)
 			return svc, err
 		},
 		KeyStore: func() (*keys.Store, error) { return keys.OpenStore(cfg, client) },
@@ -141,6 +146,12 @@ func isHelpFlag(arg string) bool {
 // tp, unless nil, traces the requests.
 func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Client, logger *slog.Logger, tp trace.TracerProvider) error {
 	logger.Info("starting", "config", cfg)
+	if cfg.Memory.LimitMiB > 0 {
+		// Each login leaves a password hash's memory behind as garbage: a
+		// soft limit collects it before the heap doubles, as GOGC alone
+		// would let it (docs/performance.md, Memory).
+		debug.SetMemoryLimit(int64(cfg.Memory.LimitMiB) << 20)
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
@@ -169,8 +180,18 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err := migrateRetrying(ctx, db, client, cfg, logger); err != nil {
 			return err
 		}
+		hasher, err := newHasher(cfg, metrics)
+		if err != nil {
+			return err
+		}
+		// Touch every hashing slot's memory before /readyz says ready:
+		// fresh memory can be slow to touch, and the first logins of a
+		// new replica must not wait past PASSWORD_HASH_MAX_WAIT for it.
+		if err := hasher.Warm(ctx); err != nil {
+			return fmt.Errorf("password hashing: %w", err)
+		}
 		var sender atomic.Pointer[mail.Sender]
-		svc, ring, err := services(ctx, cfg, client, logger, metrics, func() {
+		svc, ring, err := services(ctx, cfg, client, hasher, logger, metrics, func() {
 			if s := sender.Load(); s != nil {
 				s.Wake()
 			}
@@ -195,6 +216,9 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 			close(senderDone)
 		}
 		go purgeEnded(ctx, svc, logger)
+		if cfg.Memory.ReleaseAfter > 0 {
+			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter, debug.FreeOSMemory)
+		}
 		go ring.Watch(ctx)
 		return nil
 	}()
@@ -323,14 +347,9 @@ func migrateRetrying(ctx context.Context, db *sql.DB, client *ent.Client, cfg co
 	}
 }
 
-// services builds the keys, the token issuer and the use cases from the
-// configuration; obs, if not nil, observes the use cases, and queued, if
-// not nil, learns that mail was queued.
-func services(ctx context.Context, cfg config.Config, client *ent.Client, logger *slog.Logger, obs auth.Observer, queued func()) (*auth.Service, *keys.Ring, error) {
-	ring, err := keys.New(ctx, cfg, client, logger)
-	if err != nil {
-		return nil, nil, err
-	}
+// newHasher builds the password hasher the configuration asks for; obs,
+// if not nil, learns the hashes' timings.
+func newHasher(cfg config.Config, obs *telemetry.Metrics) (*password.Hasher, error) {
 	var hashObs password.Observer
 	if obs != nil {
 		hashObs = obs
@@ -341,7 +360,18 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, logger
 		Parallelism: cfg.PasswordHash.Parallelism,
 	}, cfg.PasswordHash.Concurrency, cfg.PasswordHash.MaxWait, hashObs)
 	if err != nil {
-		return nil, nil, fmt.Errorf("password hashing: %w", err)
+		return nil, fmt.Errorf("password hashing: %w", err)
+	}
+	return hasher, nil
+}
+
+// services builds the keys, the token issuer and the use cases from the
+// configuration and hasher; obs, if not nil, observes the use cases, and
+// queued, if not nil, learns that mail was queued.
+func services(ctx context.Context, cfg config.Config, client *ent.Client, hasher *password.Hasher, logger *slog.Logger, obs auth.Observer, queued func()) (*auth.Service, *keys.Ring, error) {
+	ring, err := keys.New(ctx, cfg, client, logger)
+	if err != nil {
+		return nil, nil, err
 	}
 	t := cfg.Throttle
 	rate := func(r config.RateLimit) auth.Limit { return auth.Limit{Max: r.Max, Window: r.Window} }

@@ -57,7 +57,11 @@ func newCountingStack(t testing.TB, uri string, counted func(context.Context) bo
 	if err := migrate(context.Background(), db, c.client, cfg, logger); err != nil {
 		t.Fatal(err)
 	}
-	if c.svc, c.keys, err = services(context.Background(), cfg, c.client, logger, nil, nil); err != nil {
+	hasher, err := newHasher(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.svc, c.keys, err = services(context.Background(), cfg, c.client, hasher, logger, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return c

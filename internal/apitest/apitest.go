@@ -19,7 +19,9 @@ import (
 )
 
 // Env is the environment tests start the service with: quick password
-// hashing, any free port. Tests add or override variables, given as pairs.
+// hashing, any free port, and no soft memory limit (in-process tests run
+// many services in one process, which one service's limit would throttle).
+// Tests add or override variables, given as pairs.
 func Env(databaseURI string, overrides ...string) map[string]string {
 	env := map[string]string{
 		"PORT":                      "0",
@@ -27,6 +29,7 @@ func Env(databaseURI string, overrides ...string) map[string]string {
 		"PASSWORD_HASH_MEMORY":      "64",
 		"PASSWORD_HASH_ITERATIONS":  "1",
 		"PASSWORD_HASH_CONCURRENCY": "4",
+		"MEMORY_LIMIT_MIB":          "0",
 	}
 	for i := 0; i+1 < len(overrides); i += 2 {
 		env[overrides[i]] = overrides[i+1]

@@ -20,6 +20,7 @@ import (
 const usage = `usage:
   latchkey-bench [flags] SCENARIO      load a running service
   latchkey-bench floor [flags] FLOOR   measure a floor on the service's database
+  latchkey-bench cold [flags] BINARY   the first logins after the service starts
   latchkey-bench tables [-into FILE] [-note TEXT] DIR...
                                        Markdown tables of scripts/perf.sh's runs
 
@@ -42,6 +43,9 @@ var ErrRequestsFailed = errors.New("requests failed")
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "floor-server" {
 		return floorServer(ctx, args[1:], getenv, stdout)
+	}
+	if len(args) > 0 && args[0] == "cold" {
+		return cold(ctx, args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "tables" {
 		return tables(args[1:], stdout, stderr)

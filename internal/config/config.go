@@ -53,6 +53,7 @@ type Config struct {
 	CORSAllowedOrigins       []string       // CORS_ALLOWED_ORIGINS: origins as browsers send them, or "*"
 	TrustedProxies           []netip.Prefix // TRUSTED_PROXIES: masked, a bare address as /32 or /128
 	PasswordHash             PasswordHash   // PASSWORD_HASH_*
+	Memory                   Memory         // MEMORY_*
 	MaxBodyBytes             int64          // MAX_BODY_BYTES
 	MaxComplexity            int            // MAX_QUERY_COMPLEXITY
 	MaxQueryBytes            int            // MAX_QUERY_BYTES
@@ -149,6 +150,23 @@ type PasswordHash struct {
 	// MaxWait is PASSWORD_HASH_MAX_WAIT: how long a hash may wait for a
 	// slot before its request is refused; 0 waits without limit.
 	MaxWait time.Duration
+}
+
+// memoryMiB is the memory of Concurrency hashes at once, in MiB, rounded
+// up.
+func (p PasswordHash) memoryMiB() int64 {
+	return (int64(p.Concurrency)*int64(p.Memory) + 1023) / 1024
+}
+
+// Memory holds how the service keeps its memory in bounds.
+type Memory struct {
+	// LimitMiB is MEMORY_LIMIT_MIB: the soft limit the Go runtime collects
+	// garbage to stay under; 0 sets none.
+	LimitMiB int
+	// ReleaseAfter is MEMORY_RELEASE_AFTER: how long without a password
+	// hash before the free memory goes back to the system; 0 leaves it to
+	// the runtime.
+	ReleaseAfter time.Duration
 }
 
 // Throttle holds the limits on failed logins and per-address attempts.

@@ -231,6 +231,30 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.PasswordHash.MaxWait, 0) },
 	},
 	{
+		name: "MEMORY_LIMIT_MIB", def: "PASSWORD_HASH_CONCURRENCY x PASSWORD_HASH_MEMORY + 32",
+		meaning: "soft limit in MiB of the Go runtime's memory, which collects garbage sooner to stay under it; at least the hashes' memory plus 16; 0: none (GOMEMLIMIT, if set, applies)",
+		field:   func(c *Config) field { return (*intValue)(&c.Memory.LimitMiB) },
+		defaultFrom: func(c *Config) string {
+			return strconv.FormatInt(c.PasswordHash.memoryMiB()+32, 10)
+		},
+		check: func(c Config) error {
+			if least := c.PasswordHash.memoryMiB() + 16; c.Memory.LimitMiB != 0 && int64(c.Memory.LimitMiB) < least {
+				return fmt.Errorf("%d MiB leaves no room beside PASSWORD_HASH_CONCURRENCY hashes of PASSWORD_HASH_MEMORY: want 0 or at least %d", c.Memory.LimitMiB, least)
+			}
+			return atLeast(c.Memory.LimitMiB, 0)
+		},
+	},
+	{
+		name: "MEMORY_RELEASE_AFTER", def: "10s", meaning: "how long without a password hash before the service gives its free memory back to the system, >= 1s; 0: when the Go runtime does",
+		field: func(c *Config) field { return (*durationValue)(&c.Memory.ReleaseAfter) },
+		check: func(c Config) error {
+			if c.Memory.ReleaseAfter != 0 && c.Memory.ReleaseAfter < time.Second {
+				return fmt.Errorf("%v must be 0 or at least 1s", c.Memory.ReleaseAfter)
+			}
+			return nil
+		},
+	},
+	{
 		name: "MAX_BODY_BYTES", def: "1048576", meaning: "largest request body in bytes, >= 1024",
 		field: func(c *Config) field { return (*int64Value)(&c.MaxBodyBytes) },
 		check: func(c Config) error { return atLeast(c.MaxBodyBytes, 1024) },

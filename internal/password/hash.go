@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -79,6 +81,8 @@ type Hasher struct {
 	dummy phcHash
 	// obs learns how long each hash takes.
 	obs Observer
+	// done counts the hashes that have finished, for ReleaseWhenIdle.
+	done atomic.Uint64
 }
 
 // Observer learns how long each hash takes: the hash alone, not the wait
@@ -245,7 +249,49 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+func (h *Hasher) release() {
+	h.done.Add(1)
+	<-h.slots
+}
+
+// Warm computes as many hashes at once as the Hasher runs at most, so that
+// the memory of every slot has been touched once: on a machine where fresh
+// memory is slow to touch, the first hashes of a new process otherwise cost
+// several times a warm one. It waits for free slots like any hash.
+func (h *Hasher) Warm(ctx context.Context) error {
+	errs := make([]error, cap(h.slots))
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = h.VerifyUnknown(ctx, rand.Text()) })
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// ReleaseWhenIdle calls release once per idle spell, when no hash has run
+// for between idle and twice idle, until ctx ends. The service passes
+// debug.FreeOSMemory: the hashes' memory goes back to the system when
+// logins stop, instead of when the runtime's scavenger gets to it.
+func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration, release func()) {
+	t := time.NewTicker(idle)
+	defer t.Stop()
+	last, released := h.done.Load(), false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := h.done.Load()
+		switch {
+		case n != last || len(h.slots) > 0:
+			last, released = n, false
+		case !released:
+			release()
+			released = true
+		}
+	}
+}
 
 // derive computes ph's key of password, and tells the observer how long it
 // took: the hash alone, not the wait for a slot.

@@ -1,0 +1,66 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/testdb"
+)
+
+// TestColdStartLogins starts the built binary, hashing at the production
+// cost, and logs 20 users in at once as soon as /readyz answers, as users
+// reach a freshly scaled-up replica: every login succeeds, none is shed
+// with RATE_LIMITED while the new process's hash memory is first touched.
+func TestColdStartLogins(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	// The production hashing and memory policy, as the binary ships.
+	env := apitest.ProductionHashing(testdb.SQLiteFile(t))
+	delete(env, "MEMORY_LIMIT_MIB")
+	const users = 20
+	emails := make([]string, users)
+	s := startService(t, env)
+	for i := range emails {
+		emails[i] = apitest.UniqueEmail(fmt.Sprintf("cold-%d", i))
+		s.Register(t, emails[i])
+	}
+	s.stop(t)
+
+	s = startService(t, env)
+	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: users}}
+	t.Cleanup(client.CloseIdleConnections)
+	type result struct {
+		r    apitest.Response
+		took time.Duration
+		err  error
+	}
+	results := make([]result, users)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, email := range emails {
+		wg.Go(func() {
+			<-start
+			r, took, err := apitest.Call(client, s.URL, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": email, "password": apitest.Password}})
+			results[i] = result{r, took, err}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	var slowest time.Duration
+	for i, res := range results {
+		slowest = max(slowest, res.took)
+		switch {
+		case res.err != nil:
+			t.Errorf("login %d: %v", i, res.err)
+		case res.r.Status != http.StatusOK || len(res.r.Errors) > 0:
+			t.Errorf("login %d right after the start: HTTP %d %s, want a session", i, res.r.Status, res.r.Body)
+		}
+	}
+	t.Logf("%d logins at once right after the start, the slowest in %v", users, slowest.Round(time.Millisecond))
+}
