@@ -147,9 +147,10 @@ func isHelpFlag(arg string) bool {
 func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Client, logger *slog.Logger, tp trace.TracerProvider) error {
 	logger.Info("starting", "config", cfg)
 	if cfg.Memory.LimitMiB > 0 {
-		// Each login leaves a password hash's memory behind as garbage: a
-		// soft limit collects it before the heap doubles, as GOGC alone
-		// would let it (docs/performance.md, Memory).
+		// A flood's connections leave garbage behind: a soft limit
+		// collects it before the heap doubles, as GOGC alone would let it
+		// (docs/performance.md, Memory). The password hashes' memory is
+		// outside the Go heap.
 		debug.SetMemoryLimit(int64(cfg.Memory.LimitMiB) << 20)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
@@ -217,7 +218,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		}
 		go purgeEnded(ctx, svc, logger)
 		if cfg.Memory.ReleaseAfter > 0 {
-			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter, debug.FreeOSMemory)
+			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter)
 		}
 		go ring.Watch(ctx)
 		return nil

@@ -152,12 +152,6 @@ type PasswordHash struct {
 	MaxWait time.Duration
 }
 
-// memoryMiB is the memory of Concurrency hashes at once, in MiB, rounded
-// up.
-func (p PasswordHash) memoryMiB() int64 {
-	return (int64(p.Concurrency)*int64(p.Memory) + 1023) / 1024
-}
-
 // Memory holds how the service keeps its memory in bounds.
 type Memory struct {
 	// LimitMiB is MEMORY_LIMIT_MIB: the soft limit the Go runtime collects

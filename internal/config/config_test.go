@@ -49,9 +49,7 @@ func defaults() Config {
 			Concurrency: runtime.GOMAXPROCS(0),
 			MaxWait:     2 * time.Second,
 		},
-		// MEMORY_LIMIT_MIB: the hashes' memory (19 MiB each, rounded up) plus
-		// 32 MiB.
-		Memory:                 Memory{LimitMiB: (runtime.GOMAXPROCS(0)*19456+1023)/1024 + 32, ReleaseAfter: 10 * time.Second},
+		Memory:                 Memory{LimitMiB: 32, ReleaseAfter: 10 * time.Second},
 		MaxBodyBytes:           1 << 20,
 		MaxComplexity:          500,
 		ShutdownTimeout:        20 * time.Second,
@@ -271,7 +269,6 @@ func TestLoad(t *testing.T) {
 			"PASSWORD_HASH_CONCURRENCY": "4",
 		}, want: func(c *Config) {
 			c.PasswordHash = PasswordHash{Memory: 64, Iterations: 1, Parallelism: 8, Concurrency: 4, MaxWait: 2 * time.Second}
-			c.Memory.LimitMiB = 1 + 32
 		}},
 		{name: "memory", env: map[string]string{
 			"PASSWORD_HASH_CONCURRENCY": "2",
@@ -376,7 +373,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "PASSWORD_HASH_PARALLELISM zero", env: map[string]string{"PASSWORD_HASH_PARALLELISM": "0"}, want: []string{"PASSWORD_HASH_PARALLELISM"}},
 		{name: "PASSWORD_HASH_PARALLELISM 256", env: map[string]string{"PASSWORD_HASH_PARALLELISM": "256"}, want: []string{"PASSWORD_HASH_PARALLELISM"}},
 		{name: "PASSWORD_HASH_CONCURRENCY zero", env: map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, want: []string{"PASSWORD_HASH_CONCURRENCY"}},
-		{name: "MEMORY_LIMIT_MIB under the hashes", env: map[string]string{"PASSWORD_HASH_CONCURRENCY": "4", "MEMORY_LIMIT_MIB": "80"}, want: []string{"MEMORY_LIMIT_MIB"}},
+		{name: "MEMORY_LIMIT_MIB under 16", env: map[string]string{"MEMORY_LIMIT_MIB": "15"}, want: []string{"MEMORY_LIMIT_MIB"}},
 		{name: "MEMORY_LIMIT_MIB negative", env: map[string]string{"MEMORY_LIMIT_MIB": "-1"}, want: []string{"MEMORY_LIMIT_MIB"}},
 		{name: "MEMORY_RELEASE_AFTER under a second", env: map[string]string{"MEMORY_RELEASE_AFTER": "500ms"}, want: []string{"MEMORY_RELEASE_AFTER"}},
 		{name: "MAX_BODY_BYTES small", env: map[string]string{"MAX_BODY_BYTES": "1023"}, want: []string{"MAX_BODY_BYTES"}},

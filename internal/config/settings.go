@@ -231,21 +231,18 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.PasswordHash.MaxWait, 0) },
 	},
 	{
-		name: "MEMORY_LIMIT_MIB", def: "PASSWORD_HASH_CONCURRENCY x PASSWORD_HASH_MEMORY + 32",
-		meaning: "soft limit in MiB of the Go runtime's memory, which collects garbage sooner to stay under it; at least the hashes' memory plus 16; 0: none (GOMEMLIMIT, if set, applies)",
+		name: "MEMORY_LIMIT_MIB", def: "32",
+		meaning: "soft limit in MiB of the Go runtime's memory, which collects garbage sooner to stay under it; the password hashes' memory is outside it; 0 or at least 16; 0: none (GOMEMLIMIT, if set, applies)",
 		field:   func(c *Config) field { return (*intValue)(&c.Memory.LimitMiB) },
-		defaultFrom: func(c *Config) string {
-			return strconv.FormatInt(c.PasswordHash.memoryMiB()+32, 10)
-		},
 		check: func(c Config) error {
-			if least := c.PasswordHash.memoryMiB() + 16; c.Memory.LimitMiB != 0 && int64(c.Memory.LimitMiB) < least {
-				return fmt.Errorf("%d MiB leaves no room beside PASSWORD_HASH_CONCURRENCY hashes of PASSWORD_HASH_MEMORY: want 0 or at least %d", c.Memory.LimitMiB, least)
+			if c.Memory.LimitMiB != 0 && c.Memory.LimitMiB < 16 {
+				return fmt.Errorf("%d MiB leaves the service no room to run: want 0 or at least 16", c.Memory.LimitMiB)
 			}
 			return atLeast(c.Memory.LimitMiB, 0)
 		},
 	},
 	{
-		name: "MEMORY_RELEASE_AFTER", def: "10s", meaning: "how long without a password hash before the service gives its free memory back to the system, >= 1s; 0: when the Go runtime does",
+		name: "MEMORY_RELEASE_AFTER", def: "10s", meaning: "how long without a password hash before the service gives the hashes' memory back to the system, >= 1s; 0: never (it stays resident, and the first login after an idle spell costs what a warm one costs)",
 		field: func(c *Config) field { return (*durationValue)(&c.Memory.ReleaseAfter) },
 		check: func(c Config) error {
 			if c.Memory.ReleaseAfter != 0 && c.Memory.ReleaseAfter < time.Second {

@@ -7,13 +7,14 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/latchkey/latchkey/internal/password/argon2"
 )
 
 // Hashes are stored in the PHC string format that libargon2, Python's
@@ -68,12 +69,16 @@ func (p Params) validate() error {
 
 // Hasher hashes and verifies passwords with argon2id and bounded concurrency:
 // at most a fixed number of hashes run at once, so a login flood queues
-// instead of exhausting memory (each hash holds Memory KiB). A Hasher is safe
-// for concurrent use.
+// instead of exhausting memory. Each of those slots owns the memory its
+// hashes run in (Memory KiB), outside the Go heap and in huge pages where
+// the kernel grants them: a hash allocates nothing, leaves no garbage for
+// the collector, and memory given back after an idle spell costs the next
+// hash a millisecond or two to take again. A Hasher is safe for concurrent
+// use.
 type Hasher struct {
 	params Params
-	// slots is a semaphore: a hash runs while it holds one.
-	slots chan struct{}
+	// slots holds the slots that are free: a hash runs while it holds one.
+	slots chan *slot
 	// maxWait is how long a hash may wait for a slot before it is shed.
 	maxWait time.Duration
 	// dummy is the hash of a random password that VerifyUnknown checks
@@ -110,9 +115,14 @@ func NewHasher(p Params, concurrency int, maxWait time.Duration, obs Observer) (
 	if obs == nil {
 		obs = nopObserver{}
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, concurrency), maxWait: maxWait, obs: obs}
+	h := &Hasher{params: p, slots: make(chan *slot, concurrency), maxWait: maxWait, obs: obs}
+	for range concurrency {
+		h.slots <- &slot{size: argon2.MemorySize(p.Memory, p.Parallelism)}
+	}
 	h.dummy = phcHash{params: p, salt: newSalt()}
-	h.dummy.key = h.dummy.derive(rand.Text(), argonKeyLen)
+	s := <-h.slots
+	h.dummy.key = h.dummy.derive(s.memory(), rand.Text(), argonKeyLen)
+	h.slots <- s
 	return h, nil
 }
 
@@ -120,11 +130,12 @@ func NewHasher(p Params, concurrency int, maxWait time.Duration, obs Observer) (
 // salt. It waits for a free slot, or returns ctx.Err() if ctx ends first.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 	ph := phcHash{params: h.params, salt: newSalt()}
-	if err := h.acquire(ctx); err != nil {
+	s, err := h.acquire(ctx)
+	if err != nil {
 		return "", err
 	}
-	defer h.release()
-	ph.key = h.derive(ph, password, argonKeyLen)
+	defer h.release(s)
+	ph.key = h.derive(s, ph, password, argonKeyLen)
 	return ph.String(), nil
 }
 
@@ -181,11 +192,12 @@ func (h *Hasher) Verify(ctx context.Context, encoded, password string) (ok, need
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	s, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
-	if subtle.ConstantTimeCompare(h.derive(ph, password, len(ph.key)), ph.key) != 1 {
+	defer h.release(s)
+	if subtle.ConstantTimeCompare(h.derive(s, ph, password, len(ph.key)), ph.key) != 1 {
 		return false, false, nil
 	}
 	rehash := ph.params != h.params || len(ph.key) != argonKeyLen || len(ph.salt) != argonSaltLen
@@ -199,10 +211,11 @@ func (h *Hasher) verifyLegacy(ctx context.Context, encoded, password string) (ok
 	if err != nil {
 		return false, false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	s, err := h.acquire(ctx)
+	if err != nil {
 		return false, false, err
 	}
-	defer h.release()
+	defer h.release(s)
 	start := time.Now()
 	ok, err = l.Verify(password)
 	h.obs.ObservePasswordHash(time.Since(start))
@@ -214,23 +227,24 @@ func (h *Hasher) verifyLegacy(ctx context.Context, encoded, password string) (ok
 // no user has the email, so that neither the time a login takes nor its
 // error tells whether the email is registered.
 func (h *Hasher) VerifyUnknown(ctx context.Context, password string) error {
-	if err := h.acquire(ctx); err != nil {
+	s, err := h.acquire(ctx)
+	if err != nil {
 		return err
 	}
-	defer h.release()
-	subtle.ConstantTimeCompare(h.derive(h.dummy, password, argonKeyLen), h.dummy.key)
+	defer h.release(s)
+	subtle.ConstantTimeCompare(h.derive(s, h.dummy, password, argonKeyLen), h.dummy.key)
 	return nil
 }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+func (h *Hasher) acquire(ctx context.Context) (*slot, error) {
 	// select picks at random among ready cases: check ctx first so that a
 	// canceled request never starts a hash.
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	select {
-	case h.slots <- struct{}{}:
-		return nil
+	case s := <-h.slots:
+		return s, nil
 	default:
 	}
 	var shed <-chan time.Time
@@ -240,18 +254,18 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		shed = t.C
 	}
 	select {
-	case h.slots <- struct{}{}:
-		return nil
+	case s := <-h.slots:
+		return s, nil
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-shed:
-		return ErrBusy
+		return nil, ErrBusy
 	}
 }
 
-func (h *Hasher) release() {
+func (h *Hasher) release(s *slot) {
 	h.done.Add(1)
-	<-h.slots
+	h.slots <- s
 }
 
 // Warm computes as many hashes at once as the Hasher runs at most, so that
@@ -268,11 +282,11 @@ func (h *Hasher) Warm(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// ReleaseWhenIdle calls release once per idle spell, when no hash has run
-// for between idle and twice idle, until ctx ends. The service passes
-// debug.FreeOSMemory: the hashes' memory goes back to the system when
-// logins stop, instead of when the runtime's scavenger gets to it.
-func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration, release func()) {
+// ReleaseWhenIdle gives the slots' memory back to the system once per idle
+// spell, when no hash has run for between idle and twice idle, until ctx
+// ends: an idle replica then holds only what the Go runtime keeps, and the
+// next hash maps its slot's memory again.
+func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration) {
 	t := time.NewTicker(idle)
 	defer t.Stop()
 	last, released := h.done.Load(), false
@@ -284,20 +298,62 @@ func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration, releas
 		}
 		n := h.done.Load()
 		switch {
-		case n != last || len(h.slots) > 0:
+		case n != last || len(h.slots) < cap(h.slots):
 			last, released = n, false
 		case !released:
-			release()
+			h.unmapIdle()
 			released = true
 		}
 	}
 }
 
-// derive computes ph's key of password, and tells the observer how long it
-// took: the hash alone, not the wait for a slot.
-func (h *Hasher) derive(ph phcHash, password string, keyLen int) []byte {
+// unmapIdle gives back the memory of the slots that are free.
+func (h *Hasher) unmapIdle() {
+	for range cap(h.slots) {
+		select {
+		case s := <-h.slots:
+			s.unmap()
+			h.slots <- s
+		default:
+			return
+		}
+	}
+}
+
+// slot is the memory of one hash at a time, mapped at its first use and
+// after each unmap.
+type slot struct {
+	size int
+	mem  []byte
+	free func() // gives mem back; nil while mem is nil
+	// cleanup gives mem back if the slot, with its Hasher, is dropped
+	// while mapped: the memory is outside the Go heap.
+	cleanup runtime.Cleanup
+}
+
+// memory returns the slot's memory, mapping it if need be.
+func (s *slot) memory() []byte {
+	if s.mem == nil {
+		s.mem, s.free = mapHashMemory(s.size)
+		s.cleanup = runtime.AddCleanup(s, func(free func()) { free() }, s.free)
+	}
+	return s.mem
+}
+
+// unmap gives the slot's memory back to the system.
+func (s *slot) unmap() {
+	if s.free != nil {
+		s.cleanup.Stop()
+		s.free()
+		s.mem, s.free = nil, nil
+	}
+}
+
+// derive computes ph's key of password in s's memory, and tells the
+// observer how long it took: the hash alone, not the wait for a slot.
+func (h *Hasher) derive(s *slot, ph phcHash, password string, keyLen int) []byte {
 	start := time.Now()
-	key := ph.derive(password, keyLen)
+	key := ph.derive(s.memory(), password, keyLen)
 	h.obs.ObservePasswordHash(time.Since(start))
 	return key
 }
@@ -320,8 +376,10 @@ type phcHash struct {
 	salt, key []byte
 }
 
-func (ph phcHash) derive(password string, keyLen int) []byte {
-	return argon2.IDKey([]byte(password), ph.salt, ph.params.Iterations, ph.params.Memory, ph.params.Parallelism, uint32(keyLen))
+// derive computes ph's key of password in mem, or in memory of its own if
+// ph asks for more than mem holds.
+func (ph phcHash) derive(mem []byte, password string, keyLen int) []byte {
+	return argon2.IDKeyIn(mem, []byte(password), ph.salt, ph.params.Iterations, ph.params.Memory, ph.params.Parallelism, uint32(keyLen))
 }
 
 // String returns the PHC encoding.

@@ -184,7 +184,7 @@ func TestHasherVerifyNeedsRehash(t *testing.T) {
 	current := newLowCostHasher(t, 1)
 	hashWith := func(params Params, saltLen, keyLen int) string {
 		ph := phcHash{params: params, salt: make([]byte, saltLen)}
-		ph.key = ph.derive(password, keyLen)
+		ph.key = ph.derive(nil, password, keyLen)
 		return ph.String()
 	}
 	tests := []struct {
@@ -289,17 +289,20 @@ func TestHasherVerifyUnknown(t *testing.T) {
 // holdSlots takes n of h's slots, as n hashes in flight would, until cleanup.
 func holdSlots(t *testing.T, h *Hasher, n int) (release func()) {
 	t.Helper()
-	for range n {
-		if err := h.acquire(t.Context()); err != nil {
+	held := make([]*slot, n)
+	for i := range held {
+		s, err := h.acquire(t.Context())
+		if err != nil {
 			t.Fatalf("acquire() = %v", err)
 		}
+		held[i] = s
 	}
 	released := false
 	release = func() {
 		if !released {
 			released = true
-			for range n {
-				h.release()
+			for _, s := range held {
+				h.release(s)
 			}
 		}
 	}

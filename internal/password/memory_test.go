@@ -3,7 +3,6 @@ package password
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -34,8 +33,15 @@ func TestWarm(t *testing.T) {
 	if got := obs.hashes - before; got != concurrency {
 		t.Errorf("Warm() computed %d hashes, want one per slot, %d", got, concurrency)
 	}
-	if len(h.slots) != 0 {
-		t.Errorf("Warm() left %d slots taken", len(h.slots))
+	if len(h.slots) != concurrency {
+		t.Errorf("Warm() left %d slots taken", concurrency-len(h.slots))
+	}
+	for range concurrency {
+		s := <-h.slots
+		if len(s.mem) != s.size {
+			t.Errorf("after Warm() a slot holds %d bytes, want its %d", len(s.mem), s.size)
+		}
+		h.slots <- s
 	}
 }
 
@@ -48,34 +54,58 @@ func TestWarmCanceled(t *testing.T) {
 	}
 }
 
-// TestReleaseWhenIdle checks that release is called once per idle spell:
-// after the hashes stop, not again until another hash has run, and not
-// while a hash holds a slot.
+// mapped counts h's slots whose memory is mapped; it waits for the slots
+// held by hashes in flight.
+func mapped(h *Hasher) int {
+	held := make([]*slot, cap(h.slots))
+	n := 0
+	for i := range held {
+		held[i] = <-h.slots
+		if held[i].mem != nil {
+			n++
+		}
+	}
+	for _, s := range held {
+		h.slots <- s
+	}
+	return n
+}
+
+// TestReleaseWhenIdle checks that the slots' memory goes back after an idle
+// spell, not while a hash holds a slot, and that the next hash maps it
+// again and gets the key it would get in memory of its own.
 func TestReleaseWhenIdle(t *testing.T) {
 	h := newLowCostHasher(t, 1)
-	var released atomic.Int32
-	go h.ReleaseWhenIdle(t.Context(), 5*time.Millisecond, func() { released.Add(1) })
-	waitFor := func(n int32) {
+	if got := mapped(h); got != 1 {
+		t.Fatalf("%d slots mapped after NewHasher's hash, want 1", got)
+	}
+	go h.ReleaseWhenIdle(t.Context(), 5*time.Millisecond)
+	waitUnmapped := func() {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); released.Load() < n; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Second); mapped(h) != 0; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatalf("released %d times, want %d", released.Load(), n)
+				t.Fatal("the slot's memory is still mapped after an idle spell")
 			}
 		}
 	}
-	waitFor(1)
-	time.Sleep(50 * time.Millisecond)
-	if got := released.Load(); got != 1 {
-		t.Fatalf("released %d times in one idle spell, want 1", got)
-	}
-	// A slot held: busy, however long it takes.
-	if err := h.acquire(t.Context()); err != nil {
+	waitUnmapped()
+
+	// A slot held, its memory mapped: busy, however long it takes.
+	s, err := h.acquire(t.Context())
+	if err != nil {
 		t.Fatal(err)
 	}
+	s.memory()
 	time.Sleep(50 * time.Millisecond)
-	if got := released.Load(); got != 1 {
-		t.Errorf("released while a hash held a slot (%d times)", got)
+	if s.mem == nil {
+		t.Error("the memory of a slot held by a hash went back")
 	}
-	h.release()
-	waitFor(2)
+	h.release(s)
+	waitUnmapped()
+
+	ph := phcHash{params: lowCostParams, salt: newSalt()}
+	ph.key = ph.derive(nil, referencePassword, argonKeyLen)
+	if ok, _, err := h.Verify(t.Context(), ph.String(), referencePassword); !ok || err != nil {
+		t.Errorf("Verify() after the memory went back = %t, %v, want true, nil", ok, err)
+	}
 }
