@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,23 +33,9 @@ func TestColdStartLogins(t *testing.T) {
 	s = startService(t, env)
 	client := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: users}}
 	t.Cleanup(client.CloseIdleConnections)
-	type result struct {
-		r    apitest.Response
-		took time.Duration
-		err  error
-	}
-	results := make([]result, users)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, email := range emails {
-		wg.Go(func() {
-			<-start
-			r, took, err := apitest.Call(client, s.URL, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": email, "password": apitest.Password}})
-			results[i] = result{r, took, err}
-		})
-	}
-	close(start)
-	wg.Wait()
+	results := atOnce(client, s.URL, "", apitest.LoginDoc, users, func(i int) map[string]any {
+		return map[string]any{"input": map[string]any{"email": emails[i], "password": apitest.Password}}
+	})
 
 	var slowest time.Duration
 	for i, res := range results {

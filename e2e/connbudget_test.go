@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,21 +19,15 @@ func concurrentMe(t *testing.T, base, bearer string, n int) ([]apitest.Response,
 	t.Helper()
 	client := &http.Client{Timeout: 60 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
-	answers := make([]apitest.Response, n)
-	errs := make([]error, n)
 	began := time.Now()
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Go(func() {
-			answers[i], _, errs[i] = apitest.Call(client, base, bearer, `{ me { id } }`, nil)
-		})
-	}
-	wg.Wait()
+	calls := atOnce(client, base, bearer, `{ me { id } }`, n, func(int) map[string]any { return nil })
 	took := time.Since(began)
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("me %d: %v", i, err)
+	answers := make([]apitest.Response, n)
+	for i, c := range calls {
+		if c.err != nil {
+			t.Fatalf("me %d: %v", i, c.err)
 		}
+		answers[i] = c.r
 	}
 	return answers, took
 }

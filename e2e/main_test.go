@@ -17,10 +17,12 @@ package e2e
 import (
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -202,4 +204,30 @@ func command(t testing.TB, env map[string]string, args ...string) *exec.Cmd {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	return cmd
+}
+
+// call is one GraphQL request's answer, how long it took, and its error.
+type call struct {
+	r    apitest.Response
+	took time.Duration
+	err  error
+}
+
+// atOnce sends n GraphQL requests to base with client, all released at the
+// same instant: request i is doc with vars(i), bearer, if not empty, its
+// token.
+func atOnce(client *http.Client, base, bearer, doc string, n int, vars func(i int) map[string]any) []call {
+	calls := make([]call, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range calls {
+		wg.Go(func() {
+			<-start
+			c := &calls[i]
+			c.r, c.took, c.err = apitest.Call(client, base, bearer, doc, vars(i))
+		})
+	}
+	close(start)
+	wg.Wait()
+	return calls
 }

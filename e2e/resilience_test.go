@@ -115,16 +115,9 @@ func TestLoginFlood(t *testing.T) {
 		}
 	}()
 
-	type result struct {
-		r    apitest.Response
-		took time.Duration
-		err  error
-	}
-	results := make([]result, logins)
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i := range logins {
-		// A third each: the right password, a wrong one, an unknown email.
+	// A third each: the right password, a wrong one, an unknown email.
+	began := time.Now()
+	results := atOnce(flood, base, "", apitest.LoginDoc, logins, func(i int) map[string]any {
 		who, password := email, apitest.Password
 		switch i % 3 {
 		case 1:
@@ -132,15 +125,8 @@ func TestLoginFlood(t *testing.T) {
 		case 2:
 			who = fmt.Sprintf("nobody-%d@example.com", i)
 		}
-		wg.Go(func() {
-			<-start
-			r, took, err := apitest.Call(flood, base, "", apitest.LoginDoc, map[string]any{"input": map[string]any{"email": who, "password": password}})
-			results[i] = result{r, took, err}
-		})
-	}
-	began := time.Now()
-	close(start)
-	wg.Wait()
+		return map[string]any{"input": map[string]any{"email": who, "password": password}}
+	})
 	elapsed := time.Since(began)
 	close(done)
 	<-probed
