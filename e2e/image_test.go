@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -170,9 +171,12 @@ func TestImageBinary(t *testing.T) {
 			t.Fatalf("%s (util-linux) is needed: %v", tool, err)
 		}
 	}
-	m := k8s.Render(t, "../k8s", k8s.FakeSecrets(t))
-	c := m.Container(t)
-	env := m.Env(t)
+	pod := k8s.Shipped(t)
+	secrets := k8s.FakeSecrets(t)
+	env := maps.Clone(pod.Env)
+	for name, key := range pod.SecretEnv {
+		env[name] = string(secrets[key])
+	}
 	env["DATABASE_URI"] = testdb.Postgres(t)
 	env["PORT"] = "0"
 	// A relay on loopback that refuses: the mail the test's registrations
@@ -181,27 +185,22 @@ func TestImageBinary(t *testing.T) {
 
 	// Each read-only Secret mount becomes a folder of the test, owned as
 	// fsGroup and defaultMode make it in the pod.
-	for _, vm := range c.VolumeMounts {
-		mountDir := filepath.Join(dir, "mounts", vm.Name)
+	for mountPath, files := range pod.Mounts {
+		mountDir := filepath.Join(dir, "mounts", mountPath)
 		if err := os.MkdirAll(mountDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, v := range m.Deployment.Spec.Template.Spec.Volumes {
-			if v.Name != vm.Name || v.Secret == nil {
-				continue
+		for name, key := range files {
+			file := filepath.Join(mountDir, name)
+			if err := os.WriteFile(file, secrets[key], 0o440); err != nil {
+				t.Fatal(err)
 			}
-			for _, item := range v.Secret.Items {
-				file := filepath.Join(mountDir, item.Path)
-				if err := os.WriteFile(file, m.Secret.Data[item.Key], 0o440); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.Chown(file, 0, nonroot); err != nil {
-					t.Fatal(err)
-				}
+			if err := os.Chown(file, 0, nonroot); err != nil {
+				t.Fatal(err)
 			}
 		}
 		for k, v := range env {
-			if rest, ok := strings.CutPrefix(v, vm.MountPath+"/"); ok {
+			if rest, ok := strings.CutPrefix(v, mountPath+"/"); ok {
 				env[k] = filepath.Join(mountDir, rest)
 			}
 		}
@@ -284,13 +283,13 @@ func TestImageBinary(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if got := get(c.LivenessProbe.HTTPGet.Path); got != http.StatusOK {
-		t.Errorf("liveness probe GET %s = %d, want 200", c.LivenessProbe.HTTPGet.Path, got)
+	if got := get(pod.LivenessPath); got != http.StatusOK {
+		t.Errorf("liveness probe GET %s = %d, want 200", pod.LivenessPath, got)
 	}
 	deadline := time.Now().Add(60 * time.Second)
-	for get(c.ReadinessProbe.HTTPGet.Path) != http.StatusOK {
+	for get(pod.ReadinessPath) != http.StatusOK {
 		if time.Now().After(deadline) {
-			t.Fatalf("readiness probe GET %s never answered 200:\n%s%s", c.ReadinessProbe.HTTPGet.Path, stderr.String(), logs.String())
+			t.Fatalf("readiness probe GET %s never answered 200:\n%s%s", pod.ReadinessPath, stderr.String(), logs.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -337,7 +336,7 @@ func TestImageBinary(t *testing.T) {
 	if len(kids) != 2 || tokenHeader.Kid == "" || !slices.Contains(kids, tokenHeader.Kid) {
 		t.Errorf("JWKS kids %v, token kid %q: want the mounted signing key's and the previous public key's, the token signed by one of them", kids, tokenHeader.Kid)
 	}
-	if path := m.Deployment.Spec.Template.Annotations["prometheus.io/path"]; get(path) != http.StatusOK {
+	if path := pod.MetricsPath; get(path) != http.StatusOK {
 		t.Errorf("GET %s, where the pod says Prometheus scrapes, is not 200", path)
 	}
 	if got := get("/"); got != http.StatusNotFound {
@@ -348,7 +347,7 @@ func TestImageBinary(t *testing.T) {
 	// PASSWORD_HASH_CONCURRENCY): the peak memory stays under the pod's
 	// limit. Right passwords only, so that no failure throttle cuts the
 	// flood short: each login hashes, or is shed when it would wait too long.
-	limit := c.Resources.Limits.Memory().Value()
+	limit := pod.MemoryLimit
 	floodClient := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: floodLogins}}
 	defer floodClient.CloseIdleConnections()
 	var (

@@ -49,7 +49,7 @@ func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int32
 // the port it listens on, selectors select the pods, and the pods run
 // locked down with resources set.
 func TestManifests(t *testing.T) {
-	m := Render(t, ".", FakeSecrets(t))
+	m := render(t, FakeSecrets(t))
 	d, c := m.Deployment, m.Container(t)
 	pod := d.Spec.Template.Spec
 
@@ -320,7 +320,7 @@ const binaryPages = "32Mi"
 // TestManifestsNeedSecrets checks that kustomize refuses to render without
 // the secret files, so that a deployment never starts with empty secrets.
 func TestManifestsNeedSecrets(t *testing.T) {
-	if _, err := Build(t, ".", nil); err == nil {
+	if _, err := build(t, nil); err == nil {
 		t.Error("kustomize rendered k8s/ without secrets/; want an error")
 	}
 }

@@ -1,15 +1,6 @@
-// Package k8s renders the Kubernetes manifests beside it for the tests:
-// with kustomize, as kubectl apply -k does, decoded strictly into the typed
-// Kubernetes API. Only tests import it: its own, which check the manifests
-// against the service, and e2e's, which runs the binary as the pod would.
 package k8s
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"encoding/pem"
 	"io/fs"
 	"maps"
 	"os"
@@ -29,33 +20,6 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// FakeSecrets stand in for the gitignored k8s/secrets/ folder.
-func FakeSecrets(t testing.TB) map[string][]byte {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	previous, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pub, err := x509.MarshalPKIXPublicKey(&previous.PublicKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return map[string][]byte{
-		"database-uri":                 []byte("postgres://latchkey:secret@postgres:5432/latchkey?sslmode=verify-full"),
-		"jwt-private-key.pem":          pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		"jwt-previous-public-keys.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}),
-		"smtp-url":                     []byte("smtp://latchkey:p%40ss@relay.example.com:587"),
-	}
-}
-
 // Manifests is k8s/ rendered and decoded.
 type Manifests struct {
 	Deployment    *appsv1.Deployment
@@ -67,10 +31,11 @@ type Manifests struct {
 	Secret        *corev1.Secret
 }
 
-// Build renders dir, the k8s/ folder, with kustomize, as kubectl apply -k
-// does, on a copy in memory with secrets in secrets/.
-func Build(t testing.TB, dir string, secrets map[string][]byte) (resmap.ResMap, error) {
+// build renders k8s/ with kustomize, as kubectl apply -k does, on a copy in
+// memory with secrets in secrets/.
+func build(t testing.TB, secrets map[string][]byte) (resmap.ResMap, error) {
 	t.Helper()
+	const dir = "."
 	mem := filesys.MakeFsInMemory()
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -80,7 +45,7 @@ func Build(t testing.TB, dir string, secrets map[string][]byte) (resmap.ResMap, 
 		switch {
 		case err != nil:
 			return err
-		case d.IsDir() && rel == "secrets":
+		case d.IsDir() && (rel == "secrets" || rel == "testdata"):
 			return filepath.SkipDir
 		case d.IsDir() || strings.HasSuffix(rel, ".go"):
 			return nil
@@ -102,11 +67,11 @@ func Build(t testing.TB, dir string, secrets map[string][]byte) (resmap.ResMap, 
 	return krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(mem, "/k8s")
 }
 
-// Render builds dir, the k8s/ folder, with secrets and decodes every
-// object strictly: an unknown, misspelt or repeated field fails.
-func Render(t testing.TB, dir string, secrets map[string][]byte) Manifests {
+// render builds k8s/ with secrets and decodes every object strictly: an
+// unknown, misspelt or repeated field fails.
+func render(t testing.TB, secrets map[string][]byte) Manifests {
 	t.Helper()
-	rm, err := Build(t, dir, secrets)
+	rm, err := build(t, secrets)
 	if err != nil {
 		t.Fatalf("kustomize build k8s/: %v", err)
 	}
