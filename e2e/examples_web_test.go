@@ -22,6 +22,7 @@ import (
 // out in one tab signs out the other, and the same page from an unlisted
 // origin cannot reach the service.
 func TestExampleWebBrowser(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "examples", "web")
 	chromium := chromiumFor(t, dir)
 

@@ -494,9 +494,12 @@ func TestMailOutage(t *testing.T) {
 		t.Skip("runs the binary and mailpit")
 	}
 	port := freePort(t) // nothing listens there yet
+	// Retries doubling from 250ms, and the mails the stopped process had
+	// claimed leased for 3 × SMTP_TIMEOUT: the relay, back after a few
+	// seconds, gets every mail within a few more.
 	env := apitest.Env("sqlite://"+filepath.Join(t.TempDir(), "a.db"),
-		"SMTP_HOST", "127.0.0.1", "SMTP_PORT", fmt.Sprint(port), "SMTP_TLS", "none",
-		"SMTP_FROM", "no-reply@latchkey.test", "APP_URL", "http://app.test", "MAIL_RETRY_INTERVAL", "1s")
+		"SMTP_HOST", "127.0.0.1", "SMTP_PORT", fmt.Sprint(port), "SMTP_TLS", "none", "SMTP_TIMEOUT", "2s",
+		"SMTP_FROM", "no-reply@latchkey.test", "APP_URL", "http://app.test", "MAIL_RETRY_INTERVAL", "250ms")
 	s := startService(t, env)
 	want := map[string]int{}
 	for i := range 5 {

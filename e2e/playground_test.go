@@ -18,6 +18,7 @@ import (
 // breaks the Content-Security-Policy. With UPDATE_SCREENSHOTS=1 it writes
 // docs/playground.png for docs/playground.md.
 func TestPlaygroundBrowser(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join("..", "internal", "playground", "web")
 	chromium := chromiumFor(t, dir)
 	s := startService(t, apitest.Env("sqlite://:memory:"))
