@@ -11,7 +11,8 @@
 #   PERF_DURATION=5s PERF_DATABASES=sqlite scripts/perf.sh
 #
 # Settings (environment):
-#   PERF_DURATION     load per run (default 20s); 18 runs in all
+#   PERF_DURATION     load per run (default 20s); 26 runs in all with 3 rounds
+#   PERF_ROUNDS       floor-and-service rounds per floored scenario (default 3)
 #   PERF_CONCURRENCY  clients per run (default 8)
 #   PERF_DATABASES    "sqlite postgres" (default) or one of them
 #   PERF_POSTGRES_URL server where a throwaway database is created and dropped
@@ -25,6 +26,7 @@ export PATH="$PATH:/usr/local/go/bin"
 
 duration=${PERF_DURATION:-20s}
 clients=${PERF_CONCURRENCY:-8}
+rounds=${PERF_ROUNDS:-3}
 databases=${PERF_DATABASES:-sqlite postgres}
 pg_url=${PERF_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable}
 doc=${PERF_DOC-docs/performance.md}
@@ -56,12 +58,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 started=$(date -u +'%Y-%m-%d %H:%M UTC')
 
 # run [floor] SCENARIO [FLAGS...]: one latchkey-bench run whose JSON goes to
-# SCENARIO.json, or floor-SCENARIO.json, in the database's directory. Failed
+# SCENARIO.json, or floor-SCENARIO.json, in the database's directory; in a
+# round after the first ($round > 1), to SCENARIO.ROUND.json. Failed
 # requests are in the JSON; they do not stop the script.
 run() {
   local sub=() name
   if [ "$1" = floor ]; then sub=(floor); name="floor-$2"; shift; else name=$1; fi
   local scenario=$1; shift
+  if [ "${round:-1}" -gt 1 ]; then name="$name.$round"; fi
   say "$db: $name"
   timeout "$limit" "$bench" "${sub[@]}" "$@" -c "$clients" -d "$duration" -progress 5s -json "$scenario" >"$dir/$name.json" || true
   jq -r '"\(.scenario): \(.throughput | floor) ok/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, \(.errors) errors"' "$dir/$name.json" >&2 || true
@@ -105,8 +109,11 @@ for db in $databases; do
 
   for s in me login refresh; do
     case $s in login | refresh) run floor "$s-raw" ;; esac
-    run floor "$s"
-    run "$s" -url "$url" -pid "$service_pid"
+    for round in $(seq "$rounds"); do
+      run floor "$s"
+      run "$s" -url "$url" -pid "$service_pid"
+    done
+    round=1
   done
   run register -url "$url" -pid "$service_pid"
   run mixed -url "$url" -pid "$service_pid"
@@ -122,7 +129,7 @@ done
 
 cpu=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 note="Measured $started by \`scripts/perf.sh\` at $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!docs' 2>/dev/null || echo ' (with uncommitted changes)'):
-$(nproc) CPUs ($cpu), $(go version | cut -d' ' -f3), $clients clients, $duration per run,
+$(nproc) CPUs ($cpu), $(go version | cut -d' ' -f3), $clients clients, $duration per run, $rounds rounds,
 service, load tool and floors on the same machine. Load average $load_before
 before the runs, $(cut -d' ' -f1-3 /proc/loadavg) after."
 

@@ -28,6 +28,13 @@ func TestTables(t *testing.T) {
 	write("floor-me", &Result{Scenario: "me floor", Stats: Stats{Requests: 1000, Throughput: 1000}})
 	write("login", &Result{Scenario: "login", Stats: Stats{Requests: 80, Errors: 2, ErrorsByCode: map[string]int64{"RATE_LIMITED": 2}, Throughput: 26}})
 	write("floor-login", &Result{Scenario: "login floor", Stats: Stats{Requests: 30, Throughput: 30}})
+	// Two more rounds of login: 50% and 100%; the median round is the first.
+	write("login.2", &Result{Scenario: "login", Stats: Stats{Requests: 20, Throughput: 20}})
+	write("floor-login.2", &Result{Scenario: "login floor", Stats: Stats{Requests: 40, Throughput: 40}})
+	write("login.3", &Result{Scenario: "login", Stats: Stats{Requests: 30, Throughput: 30}})
+	write("floor-login.3", &Result{Scenario: "login floor", Stats: Stats{Requests: 30, Throughput: 30}})
+	// A fourth round without its floor is no round.
+	write("login.4", &Result{Scenario: "login", Stats: Stats{Requests: 90, Throughput: 90}})
 	write("floor-login-raw", &Result{Scenario: "login floor in process", Stats: Stats{Requests: 40, Throughput: 40}})
 	write("mixed", &Result{Scenario: "mixed", Operations: []Stats{{Operation: "me", Throughput: 5}}})
 	if err := os.WriteFile(filepath.Join(dir, idleFile), []byte("44032\n"), 0o600); err != nil {
@@ -53,7 +60,7 @@ func TestTables(t *testing.T) {
 	for _, want := range []string{
 		"# Before\n\n" + beginMarker + "\nMeasured here.",
 		"| `me` | sqlite | 850.0 |", "**85%** | ≥ 80% met | n/a |",
-		"2 RATE_LIMITED", "**87%** | ≥ 95% **missed** | 40.0 (65%) |",
+		"| `login` | sqlite | 26.0 |", "2 RATE_LIMITED", "**87%** (3 rounds: 50–100%) | ≥ 95% **missed** | 40.0 (65%) |",
 		"| `refresh` | sqlite | not measured",
 		"| `mixed` | sqlite | me | 5.0 |",
 		"| sqlite | 43 MiB | 40 (peak 45) MiB |",
