@@ -90,6 +90,8 @@ type keySet struct {
 	byID    map[string]Key // keys by kid
 	parser  *jwt.Parser
 	jwks    JWKSet // the public keys, as JWKS serves them
+	// verified are the access tokens these keys verified.
+	verified verified
 }
 
 // reservedClaims are the claims a namespace may not replace.
@@ -242,7 +244,9 @@ func (i *Issuer) Issue(sub Subject) (string, *Claims, error) {
 // Parse verifies an access token and returns its claims. Its errors match
 // ErrExpired when the token is valid but for its exp, and ErrInvalid for
 // everything else; Reason says more. A token that is both expired and wrong
-// in some other way is ErrInvalid.
+// in some other way is ErrInvalid. A token the current keys verified before
+// is not verified again, only checked for expiry; callers must not change
+// the claims' slices and dates, which such calls share.
 func (i *Issuer) Parse(token string) (*Claims, error) {
 	if len(token) > maxTokenLen {
 		return nil, refuse(reasonMalformed, fmt.Errorf("%d bytes, more than %d", len(token), maxTokenLen))
@@ -276,9 +280,20 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 	}
 }
 
-// parse runs golang-jwt's checks of token with the keys i has now.
+// parse runs golang-jwt's checks of token with the keys i has now, or, for
+// a token those keys verified before, checks only that it has not expired
+// since.
 func (i *Issuer) parse(token string) (*Claims, error) {
 	ks := i.keys.Load()
+	if c, ok := ks.verified.get(token); ok {
+		// golang-jwt's rule for exp: valid while now is before exp plus the
+		// leeway. nbf and iat, which passed, cannot fail later.
+		if i.now().Before(c.ExpiresAt.Add(i.leeway)) {
+			claims := *c
+			return &claims, nil
+		}
+		ks.verified.forget(token)
+	}
 	claims := &Claims{}
 	t, err := ks.parser.ParseWithClaims(token, claims, ks.key)
 	if err == nil {
@@ -288,6 +303,10 @@ func (i *Issuer) parse(token string) (*Claims, error) {
 		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
 			err = fmt.Errorf("%w: %q", errNotAccessToken, typ)
 		}
+	}
+	if err == nil && claims.Subject != "" && claims.SessionID != "" {
+		c := *claims
+		ks.verified.put(token, &c)
 	}
 	return claims, err
 }
