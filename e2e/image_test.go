@@ -336,8 +336,8 @@ func TestImageBinary(t *testing.T) {
 	if len(kids) != 2 || tokenHeader.Kid == "" || !slices.Contains(kids, tokenHeader.Kid) {
 		t.Errorf("JWKS kids %v, token kid %q: want the mounted signing key's and the previous public key's, the token signed by one of them", kids, tokenHeader.Kid)
 	}
-	if path := pod.MetricsPath; get(path) != http.StatusOK {
-		t.Errorf("GET %s, where the pod says Prometheus scrapes, is not 200", path)
+	if get(pod.MetricsPath) != http.StatusOK {
+		t.Errorf("GET %s, where the pod says Prometheus scrapes, is not 200", pod.MetricsPath)
 	}
 	if got := get("/"); got != http.StatusNotFound {
 		t.Errorf("GET / = %d, want 404: the manifests' production mode has no playground", got)

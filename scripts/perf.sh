@@ -11,7 +11,7 @@
 #   PERF_DURATION=5s PERF_DATABASES=sqlite scripts/perf.sh
 #
 # Settings (environment):
-#   PERF_DURATION     load per run (default 20s); 26 runs in all with 3 rounds
+#   PERF_DURATION     load per run (default 20s); 44 runs in all with 3 rounds
 #   PERF_ROUNDS       floor-and-service rounds per floored scenario (default 3)
 #   PERF_CONCURRENCY  clients per run (default 8)
 #   PERF_DATABASES    "sqlite postgres" (default) or one of them

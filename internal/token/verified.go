@@ -2,7 +2,8 @@ package token
 
 import "sync"
 
-// maxVerified bounds the tokens a verified cache holds: at most a few MiB.
+// maxVerified bounds the tokens a verified cache holds: a few MiB with
+// tokens of the usual size.
 const maxVerified = 4096
 
 // verified remembers the access tokens a keySet verified, so that a token
