@@ -44,7 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-say() { printf '\n== %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 say "building"
 go build -o "$work/bin/latchkey" .
@@ -68,7 +69,7 @@ run() {
   if [ "${round:-1}" -gt 1 ]; then name="$name.$round"; fi
   say "$db: $name"
   timeout "$limit" "$bench" "${sub[@]}" "$@" -c "$clients" -d "$duration" -progress 5s -json "$scenario" >"$dir/$name.json" || true
-  jq -r '"\(.scenario): \(.throughput | floor) ok/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, \(.errors) errors"' "$dir/$name.json" >&2 || true
+  summary "$dir/$name.json"
 }
 
 for db in $databases; do
@@ -98,12 +99,7 @@ for db in $databases; do
   say "$db: starting the service"
   "$work/bin/latchkey" >"$dir/service.log" 2>&1 &
   service_pid=$!
-  for _ in $(seq 300); do
-    curl -fsS -o /dev/null "$url/readyz" 2>/dev/null && break
-    kill -0 "$service_pid" 2>/dev/null || { cat "$dir/service.log" >&2; exit 1; }
-    sleep 0.1
-  done
-  curl -fsS -o /dev/null "$url/readyz"
+  wait_ready "$url" "$service_pid" "$dir/service.log"
   sleep 2 # let the start's garbage go
   awk '/^VmRSS:/ {print $2}' "/proc/$service_pid/status" >"$dir/idle.kib"
 

@@ -49,7 +49,8 @@ drop_db() {
 }
 cleanup() { stop_replicas; drop_db; rm -rf "$work"; }
 trap cleanup EXIT
-say() { printf '\n== %s\n' "$*" >&2; }
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 say "building"
 go build -o "$work/latchkey" .
@@ -81,13 +82,7 @@ for n in $counts; do
     urls+=("http://127.0.0.1:$port")
   done
   for i in $(seq "$n"); do
-    u=${urls[$((i - 1))]}
-    for _ in $(seq 300); do
-      curl -fsS -o /dev/null "$u/readyz" 2>/dev/null && break
-      kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { cat "$work/replica-$n-$i.log" >&2; exit 1; }
-      sleep 0.1
-    done
-    curl -fsS -o /dev/null "$u/readyz"
+    wait_ready "${urls[$((i - 1))]}" "${pids[$((i - 1))]}" "$work/replica-$n-$i.log"
   done
   list=$(IFS=,; echo "${urls[*]}")
   peak=0
@@ -96,7 +91,7 @@ for n in $counts; do
       say "$n replica(s): $s, run $r of $runs"
       f="$work/$n-$s-$r.json"
       timeout "$limit" "$work/latchkey-bench" -url "$list" -c "$clients" -d "$duration" -progress 5s -json "$s" >"$f" || true
-      jq -r '"\(.scenario): \(.throughput | floor) ok/s, p50 \(.latencyMs.p50) ms, p99 \(.latencyMs.p99) ms, \(.errors) errors"' "$f" >&2 || true
+      summary "$f"
       c=$(psql -qAt "$pg_url" -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$pg_db'")
       [ "$c" -gt "$peak" ] && peak=$c
     done
