@@ -12,6 +12,9 @@
 # throwaway databases are made; PAIR_DURATION (10s) and PAIR_ROUNDS (3).
 # Needs Go, curl, jq and psql.
 set -euo pipefail
+cd "$(dirname "$0")/.."
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 base_rev=${1:-main}
 pg=${PAIR_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432}
 duration=${PAIR_DURATION:-10s}
@@ -25,9 +28,8 @@ go build -o "$work/load" ./cmd/latchkey-bench
 for db in ${PAIR_DATABASES:-sqlite postgres}; do
   for hashing in default cheap; do
     for round in $(seq "$rounds"); do
-      pids=()
+      pids=() urls=()
       for v in base head; do
-        port=$([ $v = base ] && echo 18181 || echo 18182)
         if [ $db = sqlite ]; then
           uri="sqlite://$work/$v-$hashing-$round.db"
         else
@@ -35,19 +37,21 @@ for db in ${PAIR_DATABASES:-sqlite postgres}; do
           psql -q "$pg/postgres" -c "CREATE DATABASE $name" >/dev/null
           uri="$pg/$name?sslmode=disable"
         fi
-        envs=(PORT=$port "DATABASE_URI=$uri" LOGIN_MAX_FAILURES=1000000000 RATE_LIMIT_LOGIN=1000000000/1m)
+        envs=(PORT=0 "DATABASE_URI=$uri" LOGIN_MAX_FAILURES=1000000000 RATE_LIMIT_LOGIN=1000000000/1m)
         if [ $hashing = cheap ]; then
           envs+=(PASSWORD_HASH_MEMORY=64 PASSWORD_HASH_ITERATIONS=1 PASSWORD_HASH_CONCURRENCY=4)
         fi
         env -i PATH="$PATH" "${envs[@]}" "$work/$v" >"$work/$v.log" 2>&1 &
         pids+=($!)
       done
-      for port in 18181 18182; do
-        for _ in $(seq 150); do curl -sf "localhost:$port/readyz" >/dev/null && break; sleep 0.2; done
+      for i in 0 1; do
+        v=$([ $i = 0 ] && echo base || echo head)
+        u=$(service_url "${pids[$i]}" "$work/$v.log")
+        urls+=("$u")
       done
-      "$work/load" -url http://127.0.0.1:18181 -c 4 -d "$duration" -json login >"$work/base.json" 2>/dev/null &
+      "$work/load" -url "${urls[0]}" -c 4 -d "$duration" -json login >"$work/base.json" 2>/dev/null &
       l1=$!
-      "$work/load" -url http://127.0.0.1:18182 -c 4 -d "$duration" -json login >"$work/head.json" 2>/dev/null &
+      "$work/load" -url "${urls[1]}" -c 4 -d "$duration" -json login >"$work/head.json" 2>/dev/null &
       l2=$!
       wait $l1 $l2
       printf '%s %s round %s: base %.1f/s, head %.1f/s\n' $db $hashing "$round" \

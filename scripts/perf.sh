@@ -92,14 +92,12 @@ for db in $databases; do
   # The service's settings, which the floors read too: the defaults but for
   # the registration limit, which would refuse the register scenario, and
   # the playground and introspection, which production turns off.
-  port=$(( 20000 + RANDOM % 20000 ))
-  export DATABASE_URI=$uri PORT=$port RATE_LIMIT_REGISTER=0 PLAYGROUND=false INTROSPECTION=false
-  url="http://127.0.0.1:$port"
+  export DATABASE_URI=$uri PORT=0 RATE_LIMIT_REGISTER=0 PLAYGROUND=false INTROSPECTION=false
 
   say "$db: starting the service"
   "$work/bin/latchkey" >"$dir/service.log" 2>&1 &
   service_pid=$!
-  wait_ready "$url" "$service_pid" "$dir/service.log"
+  url=$(service_url "$service_pid" "$dir/service.log")
   sleep 2 # let the start's garbage go
   awk '/^VmRSS:/ {print $2}' "/proc/$service_pid/status" >"$dir/idle.kib"
 

@@ -73,16 +73,15 @@ for n in $counts; do
   urls=()
   say "$n replica(s): starting"
   for i in $(seq "$n"); do
-    port=$(( 20000 + RANDOM % 20000 ))
     # One issuer for all: its default names each replica's own port, and
     # a token would then be refused by the replicas that did not issue it.
-    DATABASE_URI=$uri DATABASE_MAX_CONNS=$max_conns PORT=$port JWT_ISSUER=http://latchkey.replicas RATE_LIMIT_REGISTER=0 \
+    DATABASE_URI=$uri DATABASE_MAX_CONNS=$max_conns PORT=0 JWT_ISSUER=http://latchkey.replicas RATE_LIMIT_REGISTER=0 \
       PLAYGROUND=false INTROSPECTION=false "$work/latchkey" >"$work/replica-$n-$i.log" 2>&1 &
     pids+=($!)
-    urls+=("http://127.0.0.1:$port")
   done
   for i in $(seq "$n"); do
-    wait_ready "${urls[$((i - 1))]}" "${pids[$((i - 1))]}" "$work/replica-$n-$i.log"
+    u=$(service_url "${pids[$((i - 1))]}" "$work/replica-$n-$i.log")
+    urls+=("$u")
   done
   list=$(IFS=,; echo "${urls[*]}")
   peak=0
