@@ -30,6 +30,7 @@ func retryAfter(t testing.TB, r gqlResponse) int {
 }
 
 func TestBruteForceOneAccount(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "LOGIN_LOCKOUT", "2s"))
 		victim, bystander := uniqueEmail(t, "victim"), uniqueEmail(t, "bystander")
@@ -60,6 +61,7 @@ func TestBruteForceOneAccount(t *testing.T) {
 }
 
 func TestLoginBackoffGrowsAndSuccessResets(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:", "LOGIN_MAX_FAILURES", "2", "LOGIN_LOCKOUT", "1s", "LOGIN_MAX_LOCKOUT", "3s"))
 	email := uniqueEmail(t, "backoff")
 	s.register(t, email)
@@ -100,6 +102,7 @@ func waitOut(t *testing.T, r gqlResponse) {
 }
 
 func TestThrottlePerAddress(t *testing.T) {
+	t.Parallel()
 	const limit = 5
 	t.Run("untrusted peer cannot rotate X-Forwarded-For", func(t *testing.T) {
 		s := startServer(t, testEnv("sqlite://:memory:", "RATE_LIMIT_LOGIN", fmt.Sprintf("%d/15m", limit)))
@@ -142,6 +145,7 @@ func randomIP() string {
 }
 
 func TestRateLimitsPerAddress(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:", "RATE_LIMIT_REGISTER", "3/1h", "RATE_LIMIT_REFRESH", "3/15m", "RATE_LIMIT_VALIDATE", "3/1m"))
 	t.Run("register", func(t *testing.T) {
 		var p payload
@@ -189,6 +193,7 @@ func TestRateLimitsPerAddress(t *testing.T) {
 }
 
 func TestGraphQLShapeLimits(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	email := uniqueEmail(t, "alias")
 	s.register(t, email)
@@ -270,6 +275,7 @@ func aliasedLogins(email string, n int) string {
 // before any refusal, so each request has a liveness bound (not a
 // measurement: an answer within it is all that is asked).
 func TestLimitsFragmentFanOut(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "SHUTDOWN_TIMEOUT", "1s"))
 	tests := []struct {
 		name, doc string
@@ -349,6 +355,7 @@ fragment TypeRef on __Type {
 // refused by its token count before it is parsed. A full introspection
 // query, the largest document tools send, is within the limit.
 func TestLimitsManyFields(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory))
 	doc := "{" + strings.Repeat(" me { id }", 2500) + " }"
 	r := s.post(t, "", doc, nil)

@@ -87,6 +87,7 @@ func (f *adminFixture) users(t *testing.T, vars map[string]any) userConn {
 }
 
 func TestUsersList(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		var registered []string // oldest first
@@ -181,6 +182,7 @@ func TestUsersList(t *testing.T) {
 const setRolesDoc = `mutation($id: ID!, $roles: [String!]!) { setUserRoles(id: $id, roles: $roles) { id roles } }`
 
 func TestSetUserRoles(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		other := f.register(t, uniqueEmail(t, "other"))
@@ -243,6 +245,7 @@ func TestSetUserRoles(t *testing.T) {
 // same moment, again and again: one succeeds, the other gets LAST_ADMIN,
 // and one administrator is always left.
 func TestLastAdminConcurrent(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		b := f.register(t, uniqueEmail(t, "second"))
@@ -292,6 +295,7 @@ const (
 )
 
 func TestDisableUser(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		email := uniqueEmail(t, "victim")
@@ -345,6 +349,7 @@ func TestDisableUser(t *testing.T) {
 }
 
 func TestDeleteUser(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		email := uniqueEmail(t, "deleted")
@@ -400,6 +405,7 @@ func TestDeleteUser(t *testing.T) {
 const deleteAccountDoc = `mutation($pw: String!) { deleteAccount(password: $pw) }`
 
 func TestDeleteAccount(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		email := uniqueEmail(t, "leaving")
@@ -426,6 +432,7 @@ func TestDeleteAccount(t *testing.T) {
 // TestDeleteAccountThrottled counts wrong passwords of deleteAccount like
 // failed logins.
 func TestDeleteAccountThrottled(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "LOGIN_MAX_FAILURES", "3"))
 	p := s.register(t, uniqueEmail(t, "throttled"))
 	var codes []string
@@ -487,6 +494,7 @@ const myAuditDoc = `query($first: Int, $after: String) { me { auditEvents(first:
 } } }`
 
 func TestAuditEvents(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri, "LOGIN_MAX_FAILURES", "2", "REFRESH_REUSE_INTERVAL", "0")
 		email := uniqueEmail(t, "audited")

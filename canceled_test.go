@@ -17,6 +17,7 @@ import (
 // the password is being hashed: the login is counted as canceled, not as an
 // error, and the log has no "internal error" to page anyone for.
 func TestClientGoneIsNoServerError(t *testing.T) {
+	t.Parallel()
 	// A hash slow enough for the client to leave in the middle of it, and
 	// one slot, so that the start warms one such hash, not one per CPU.
 	env := testEnv(testdb.SQLiteMemory, "PASSWORD_HASH_MEMORY", "65536", "PASSWORD_HASH_ITERATIONS", "4", "PASSWORD_HASH_CONCURRENCY", "1")

@@ -30,6 +30,7 @@ const contractPath = "docs/contract.md"
 // operation of schema/ a section of its own, and every type, field and
 // directive of schema/ is named.
 func TestDocsContract(t *testing.T) {
+	t.Parallel()
 	raw, err := os.ReadFile(contractPath)
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +108,7 @@ func readSchema(t *testing.T) *ast.SchemaDocument {
 // file or directory that exists, and, when it names a heading of a
 // Markdown file, a heading that exists.
 func TestDocsLinks(t *testing.T) {
+	t.Parallel()
 	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)
@@ -245,6 +247,7 @@ func headingAnchors(doc []byte) map[string]bool {
 // that holds operations against the served schema: the examples readers
 // paste into the playground must run.
 func TestDocsGraphQLExamples(t *testing.T) {
+	t.Parallel()
 	docs, err := filepath.Glob(filepath.Join("docs", "*.md"))
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,7 @@ import (
 // allows: a clear BAD_USER_INPUT, and at the cap, duplicates included, one
 // entity per representation.
 func TestEntitiesCap(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "MAX_ENTITIES", "50"))
 	p := s.register(t, uniqueEmail(t, "many"))
 	ids := make([]string, 50)

@@ -76,6 +76,7 @@ func errorAt(r gqlResponse, path string) string {
 // Gateway composes Latchkey as shipped, kept with
 // FEDERATION_AUTH_DIRECTIVES=true for Apollo Router to enforce.
 func TestFederationServiceAuthDirectives(t *testing.T) {
+	t.Parallel()
 	sdl := func(env ...string) string {
 		s := startServer(t, testEnv(testdb.SQLiteMemory, env...))
 		var service struct{ SDL string }
@@ -103,6 +104,7 @@ func TestFederationServiceAuthDirectives(t *testing.T) {
 }
 
 func TestFederationService(t *testing.T) {
+	t.Parallel()
 	for _, introspection := range []string{"true", "false"} {
 		t.Run("INTROSPECTION="+introspection, func(t *testing.T) {
 			s := startServer(t, testEnv(testdb.SQLiteMemory, "INTROSPECTION", introspection))
@@ -144,6 +146,7 @@ func TestFederationService(t *testing.T) {
 }
 
 func TestEntities(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		if strings.HasSuffix(uri, ":memory:") {
 			// The roles command must reach the same database as the server.
@@ -241,6 +244,7 @@ func TestEntities(t *testing.T) {
 }
 
 func TestPrivateUserFields(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory))
 	email := uniqueEmail(t, "private")
 	const private = `user { id email roles lastLoginAt sessions { id current } }`
@@ -291,6 +295,7 @@ func TestPrivateUserFields(t *testing.T) {
 // database query for the users, whatever their number: the service runs on
 // an Ent client whose debug driver counts every statement a request makes.
 func TestEntitiesBatched(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		// Only what HTTP requests send counts, not the test's own writes.
 		c := newCountingStack(t, uri, func(ctx context.Context) bool { return auth.RequestFrom(ctx).ID != "" })

@@ -138,6 +138,7 @@ func jsonLine(t *testing.T, v map[string]any) string {
 // longer lists the user), and a wrong one is INVALID_CREDENTIALS. Hashes Latchkey cannot verify are
 // unknown_hash, or with --on-unknown-hash reset users who cannot log in.
 func TestUsersImportLegacyLogin(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		fs := legacyFixtures(t)
@@ -242,6 +243,7 @@ func TestUsersImportLegacyLogin(t *testing.T) {
 // TestUsersImportHostile feeds lines an attacker or a broken export could
 // write: each gets its report line, and only the good lines are imported.
 func TestUsersImportHostile(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		const bcrypt12 = "$2b$12$MdgIqVGHjifqPIyE9XjaE.yDzM0VsQwO5EYHvO6R51dMZDxFn4FYu"
@@ -303,6 +305,7 @@ func TestUsersImportHostile(t *testing.T) {
 // (byte order mark, CRLF, quotes), and refuses headers that are not ours
 // as usage errors.
 func TestUsersImportCSV(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		lines := []string{
@@ -358,6 +361,7 @@ func TestUsersImportCSV(t *testing.T) {
 // TestUsersImportDryRun checks that a dry run reports what an import would
 // do and writes nothing.
 func TestUsersImportDryRun(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		lines := []string{jsonLine(t, map[string]any{"email": "dry@example.com", "password_hash": "$2b$12$MdgIqVGHjifqPIyE9XjaE.yDzM0VsQwO5EYHvO6R51dMZDxFn4FYu"})}
@@ -375,6 +379,7 @@ func TestUsersImportDryRun(t *testing.T) {
 // legacy hash at login is conditional on the hash it verified: a password
 // stored while the login verified (a change or a reset) stays.
 func TestLegacyRehashLosesToPasswordChange(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("needs hashes at Werkzeug's default cost, which take seconds")
 	}
@@ -448,6 +453,7 @@ func setPasswordHash(t *testing.T, env map[string]string, email, pw string) {
 // TestUsersImportBatches imports more users than a batch holds, refusals
 // among them: the report keeps the input's order, one line per line.
 func TestUsersImportBatches(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		var lines []string
@@ -483,6 +489,7 @@ func TestUsersImportBatches(t *testing.T) {
 // TestUsersImportAudited: each imported user has its USER_CREATED event,
 // with its email and roles and no actor; a user not written has none.
 func TestUsersImportAudited(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := importEnv(t, uri)
 		lines := []string{

@@ -115,6 +115,7 @@ func verifyIndependently(t *testing.T, jwks []byte, tok, issuer, audience string
 // Tests that start the service do not run in parallel: Ent's schema
 // migration is not safe to run twice at once in one process.
 func TestPrivateKeySources(t *testing.T) {
+	t.Parallel()
 	type keyCase struct{ alg, source string }
 	cases := []keyCase{{"ES256", "database"}}
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
@@ -171,6 +172,7 @@ func TestPrivateKeySources(t *testing.T) {
 // TestBadKeySettingsStopStart checks that a key the service cannot use
 // stops it with an error naming the variable, and never the key.
 func TestBadKeySettingsStopStart(t *testing.T) {
+	t.Parallel()
 	small, err := rsa.GenerateKey(rand.Reader, 1024) //nolint:gosec // too small on purpose
 	if err != nil {
 		t.Fatal(err)
@@ -225,6 +227,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 // keep the old public key, then drop it. Tokens of the old key keep working
 // until the last step; new tokens carry the new kid at once after the swap.
 func TestFileKeyRotation(t *testing.T) {
+	t.Parallel()
 	keys := pemKeys(t)
 	oldKey, newKey := keys["ES256"], keys["RS256"]
 	dir := t.TempDir()
@@ -287,6 +290,7 @@ func TestFileKeyRotation(t *testing.T) {
 // which start from the issuer read: its keys' address comes from the
 // configured issuer, whatever Host the request names.
 func TestOpenIDConfiguration(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name, issuer, jwksURI string
 		env                   []string

@@ -19,6 +19,7 @@ import (
 // TestLoadTool runs every scenario of the load tool against the service
 // and checks that each sent requests that all succeeded, with sane figures.
 func TestLoadTool(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "RATE_LIMIT_REGISTER", "0"))
 		for _, scenario := range bench.Scenarios {
@@ -61,6 +62,7 @@ func TestLoadTool(t *testing.T) {
 // TestLoadToolCountsErrors checks that refused requests are counted by
 // their error code, not hidden among the successes.
 func TestLoadToolCountsErrors(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_REGISTER", "3/1h"))
 	res, err := bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "register", Concurrency: 2, Duration: 2 * time.Second})
 	if err != nil {
@@ -83,6 +85,7 @@ func TestLoadToolCountsErrors(t *testing.T) {
 // stderr while it runs, the report as JSON or text on stdout, and a failure
 // status when requests failed.
 func TestLoadToolCommand(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_REGISTER", "5/1h"))
 	getenv := func(string) string { return "" }
 

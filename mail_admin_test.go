@@ -48,6 +48,7 @@ func count(t *testing.T, db *sql.DB, query string, args ...any) int {
 // TestMailFlowsAudited runs every mail flow of one account and reads its
 // audit trail: each flow records its event, with the address it concerns.
 func TestMailFlowsAudited(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri, "REQUIRE_EMAIL_VERIFICATION", "true")
 		email, newEmail := uniqueEmail(t, "audited"), uniqueEmail(t, "moved")
@@ -120,6 +121,7 @@ func TestMailFlowsAudited(t *testing.T) {
 // and a reset asked for afterwards sends nothing; deleting a user, by an
 // administrator or themselves, deletes their tokens and mail.
 func TestDisableAndDeleteEndMail(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri)
 		db := openDB(t, f.env)
@@ -181,6 +183,7 @@ func TestDisableAndDeleteEndMail(t *testing.T) {
 // TestDisableUserDropsQueuedMail: mail still waiting for a relay that is
 // down is dropped, its address forgotten, when its user is disabled.
 func TestDisableUserDropsQueuedMail(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		f := startAdmin(t, uri, "MAIL_DRIVER", "smtp", "SMTP_URL", "smtp://127.0.0.1:1", "SMTP_TLS", "none",
 			"SMTP_FROM", "latchkey@example.com", "SMTP_TIMEOUT", "1s")
@@ -230,6 +233,7 @@ func countDevMail(t *testing.T, s *testServer, to, path string) int {
 // TestResetPasswordClearsLoginThrottle: an account locked by wrong
 // passwords logs in right after a reset.
 func TestResetPasswordClearsLoginThrottle(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "LOGIN_MAX_FAILURES", "2"))
 		email := uniqueEmail(t, "locked")

@@ -71,6 +71,7 @@ func waitDevMail(t *testing.T, s *testServer, to, path string) devMail {
 // TestPasswordResetDevMail runs the reset flow as `go run .` shows it: no
 // SMTP server, the mail read back from /dev/mail.
 func TestPasswordResetDevMail(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		email := uniqueEmail(t, "reset")
@@ -118,6 +119,7 @@ func TestPasswordResetDevMail(t *testing.T) {
 // TestVerifyEmailDevMail verifies an address with the link register
 // mailed, twice (idempotent), and checks the email_verified claim.
 func TestVerifyEmailDevMail(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory))
 	email := uniqueEmail(t, "verify")
 	p := s.register(t, email)
@@ -151,6 +153,7 @@ func TestVerifyEmailDevMail(t *testing.T) {
 // TestRequireEmailVerification: register queues the mail but starts no
 // session; login refuses until the link is followed.
 func TestRequireEmailVerification(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "REQUIRE_EMAIL_VERIFICATION", "true"))
 	email := uniqueEmail(t, "required")
 	r := s.post(t, "", registerDoc, map[string]any{"input": map[string]any{"email": email, "password": testPassword}})
@@ -167,6 +170,7 @@ func TestRequireEmailVerification(t *testing.T) {
 // TestMailNotConfigured: production without a relay mails nothing and
 // says so.
 func TestMailNotConfigured(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "MAIL_DRIVER", "none"))
 	wantCode(t, "requestPasswordReset", s.post(t, "", requestResetDoc, map[string]any{"email": "a@example.com"}), "MAIL_NOT_CONFIGURED")
 	resp, err := http.Get(s.URL + "/dev/mail")
@@ -230,6 +234,7 @@ func devMailToken(t *testing.T, servers []*testServer, to, path string) string {
 // at once, through two replicas on one database: exactly one succeeds,
 // the others get INVALID_TOKEN with reason used.
 func TestResetTokenConcurrentUses(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := testEnv(uri)
 		servers := []*testServer{startServer(t, env)}
@@ -273,6 +278,7 @@ func TestResetTokenConcurrentUses(t *testing.T) {
 // (medians of many interleaved tries, within a generous bound), whether
 // or not the address has an account.
 func TestMailRequestsRevealNothing(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "0", "RATE_LIMIT_MAIL_RECIPIENT", "0"))
 	known := uniqueEmail(t, "known")
 	s.register(t, known)
@@ -311,6 +317,7 @@ func median(ds []time.Duration) time.Duration {
 // TestMailThrottles: RATE_LIMIT_MAIL counts a client address's requests
 // and RATE_LIMIT_MAIL_RECIPIENT an address's mails, accounts or not.
 func TestMailThrottles(t *testing.T) {
+	t.Parallel()
 	t.Run("address", func(t *testing.T) {
 		s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_MAIL", "3/1h", "RATE_LIMIT_MAIL_RECIPIENT", "0"))
 		for i := range 3 {

@@ -71,6 +71,7 @@ next:
 }
 
 func TestMetricsAfterFlow(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "REFRESH_REUSE_INTERVAL", "2s", "LOGIN_MAX_FAILURES", "2"))
 		before := s.scrape(t)
@@ -190,6 +191,7 @@ func TestMetricsAfterFlow(t *testing.T) {
 // response carried, every line of a request tagged with that id, and not
 // one password, token or hash.
 func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s, stop, err := launch(testEnv(uri, "REFRESH_REUSE_INTERVAL", "0", "DEBUG", "true"))
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 // under a Content-Security-Policy that names no origin but this one, and
 // only when PLAYGROUND is on.
 func TestPlaygroundPage(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	resp, err := http.Get(s.URL + "/")
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 // Register's user is the one Ent wrote; refresh and me read theirs with
 // the hand-written scanner of internal/auth/queries.go.
 func TestRefreshPayloadUser(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		name := "Ada Lovelace"

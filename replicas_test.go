@@ -14,6 +14,7 @@ import (
 // empty PostgreSQL database: all become ready, they agree on one signing
 // key, and each accepts the others' tokens.
 func TestReplicasMigrateTogether(t *testing.T) {
+	t.Parallel()
 	uri := testdb.Postgres(t)
 	servers := make([]*testServer, 3)
 	errs := make([]error, 3)
@@ -57,6 +58,7 @@ func TestReplicasMigrateTogether(t *testing.T) {
 // TestThrottleSharedByReplicas runs two instances on one PostgreSQL
 // database: failures counted by either throttle logins on both.
 func TestThrottleSharedByReplicas(t *testing.T) {
+	t.Parallel()
 	t.Run("account", func(t *testing.T) {
 		uri := testdb.Postgres(t)
 		servers := []*testServer{startServer(t, testEnv(uri)), startServer(t, testEnv(uri))}

@@ -77,6 +77,7 @@ func ecPublicKey(t *testing.T, s *testServer) (*ecdsa.PublicKey, string) {
 }
 
 func TestTokenClaims(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:", "JWT_ISSUER", "https://auth.example.com", "JWT_AUDIENCE", "shop"))
 	p := s.register(t, uniqueEmail(t, "claims"))
 	pub, kid := ecPublicKey(t, s)
@@ -101,6 +102,7 @@ func TestTokenClaims(t *testing.T) {
 }
 
 func TestForgedTokensRefused(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	p := s.register(t, uniqueEmail(t, "forged"))
 	pub, kid := ecPublicKey(t, s)
@@ -150,6 +152,7 @@ func TestForgedTokensRefused(t *testing.T) {
 }
 
 func TestSharedSecretTokens(t *testing.T) {
+	t.Parallel()
 	const secret = "a shared secret of at least thirty-two bytes"
 	// No leeway, so that a token expiring this second is expired.
 	s := startServer(t, testEnv("sqlite://:memory:", "JWT_SECRET_KEY", secret, "JWT_ISSUER", "https://auth.example.com", "JWT_CLOCK_SKEW", "0s"))
@@ -222,6 +225,7 @@ func TestSharedSecretTokens(t *testing.T) {
 }
 
 func TestRequestLimitsAndTransport(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	t.Run("body over 1 MiB", func(t *testing.T) {
 		body := `{"query":"{ __typename }","variables":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`
@@ -267,6 +271,7 @@ func TestRequestLimitsAndTransport(t *testing.T) {
 }
 
 func TestProductionMode(t *testing.T) {
+	t.Parallel()
 	const secret = "a shared secret of at least thirty-two bytes"
 	env := testEnv("sqlite://:memory:", "DEBUG", "false", "JWT_SECRET_KEY", secret, "CORS_ALLOWED_ORIGINS", "https://app.example.com")
 	s := startServer(t, env)
@@ -316,6 +321,7 @@ func TestProductionMode(t *testing.T) {
 }
 
 func TestBadConfigurationStopsStart(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		env      map[string]string
@@ -345,6 +351,7 @@ func TestBadConfigurationStopsStart(t *testing.T) {
 // UTF-8, which PostgreSQL's text refuses: the login succeeds and the
 // session keeps the agent with the bad bytes replaced.
 func TestUserAgentNotUTF8(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		email := uniqueEmail(t, "agent")
@@ -370,6 +377,7 @@ func TestUserAgentNotUTF8(t *testing.T) {
 // service: the client gets INTERNAL_SERVER_ERROR with the request id, and
 // the log has the cause under the same id.
 func TestInternalErrorsRevealNothing(t *testing.T) {
+	t.Parallel()
 	uri := testdb.SQLiteFile(t)
 	s := startServer(t, testEnv(uri))
 	email := uniqueEmail(t, "broken")
@@ -405,6 +413,7 @@ func TestInternalErrorsRevealNothing(t *testing.T) {
 // TestLoginUpgradesPasswordHash restarts the service with stronger argon2id
 // parameters: the next login stores the password under the new ones.
 func TestLoginUpgradesPasswordHash(t *testing.T) {
+	t.Parallel()
 	uri := testdb.SQLiteFile(t)
 	email := uniqueEmail(t, "rehash")
 	storedHash := func() string {
@@ -452,6 +461,7 @@ func TestLoginUpgradesPasswordHash(t *testing.T) {
 // length limit) are timed too, to show the comparison would see a skipped
 // hash.
 func TestLoginTimingUnknownEmail(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("times 120 logins")
 	}

@@ -15,6 +15,7 @@ import (
 )
 
 func TestRegisterLoginMe(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		start := time.Now()
@@ -69,6 +70,7 @@ func TestRegisterLoginMe(t *testing.T) {
 }
 
 func TestRegisterRefusals(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		s.register(t, "taken@example.com")
@@ -108,6 +110,7 @@ func TestRegisterRefusals(t *testing.T) {
 }
 
 func TestLoginRefusals(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		s.register(t, "known@example.com")
@@ -130,6 +133,7 @@ func TestLoginRefusals(t *testing.T) {
 }
 
 func TestAuthDirective(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		p := s.register(t, uniqueEmail(t, "directive"))
@@ -168,6 +172,7 @@ func TestAuthDirective(t *testing.T) {
 }
 
 func TestRefreshRotation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "REFRESH_REUSE_INTERVAL", "1h"))
 		first := s.register(t, uniqueEmail(t, "rotate"))
@@ -208,6 +213,7 @@ func TestRefreshRotation(t *testing.T) {
 }
 
 func TestRefreshReuseRevokesSession(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "REFRESH_REUSE_INTERVAL", "0"))
 		first := s.register(t, uniqueEmail(t, "reuse"))
@@ -268,6 +274,7 @@ func concurrentRefresh(t *testing.T, servers []*testServer, tok string, n int) [
 }
 
 func TestConcurrentRefresh(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		testConcurrentRefresh(t, []*testServer{startServer(t, testEnv(uri, "REFRESH_REUSE_INTERVAL", "0"))},
 			[]*testServer{startServer(t, testEnv(uri, "REFRESH_REUSE_INTERVAL", "1h"))})
@@ -277,6 +284,7 @@ func TestConcurrentRefresh(t *testing.T) {
 // TestConcurrentRefreshReplicas runs the concurrency cases against three
 // service instances sharing one PostgreSQL database.
 func TestConcurrentRefreshReplicas(t *testing.T) {
+	t.Parallel()
 	uri := testdb.Postgres(t)
 	var strict, grace []*testServer
 	for range 3 {
@@ -338,6 +346,7 @@ func testConcurrentRefresh(t *testing.T, strict, grace []*testServer) {
 }
 
 func TestLogout(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		email := uniqueEmail(t, "logout")
@@ -393,6 +402,7 @@ type sessionData struct {
 const sessionsDoc = `{ sessions { id createdAt lastUsedAt expiresAt userAgent ipAddress current } }`
 
 func TestSessionsAndRevokeSession(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		email := uniqueEmail(t, "sessions")
@@ -449,6 +459,7 @@ func TestSessionsAndRevokeSession(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		email := uniqueEmail(t, "change")
@@ -482,6 +493,7 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestValidateToken(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri))
 		p := s.register(t, uniqueEmail(t, "validate"))
@@ -510,6 +522,7 @@ func TestValidateToken(t *testing.T) {
 }
 
 func TestHasRole(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		if strings.HasSuffix(uri, ":memory:") {
 			// The roles command must reach the same database as the server.
@@ -544,6 +557,7 @@ func TestHasRole(t *testing.T) {
 }
 
 func TestHTTPSurface(t *testing.T) {
+	t.Parallel()
 	s := startServer(t, testEnv("sqlite://:memory:"))
 	for _, tc := range []struct {
 		path   string

@@ -25,6 +25,7 @@ func hashes(t *testing.T, servers ...*testServer) int {
 // LOGIN_MAX_FAILURES hashes run. e2e's TestLoginThrottleReplicas does the
 // same on three processes.
 func TestLoginThrottleBurst(t *testing.T) {
+	t.Parallel()
 	const maxFailures, burst = 10, 100
 	testdb.Each(t, func(t *testing.T, uri string) {
 		env := testEnv(uri, "LOGIN_MAX_FAILURES", fmt.Sprint(maxFailures), "RATE_LIMIT_LOGIN", "0")
@@ -58,6 +59,7 @@ func TestLoginThrottleBurst(t *testing.T) {
 // the user, at the address they logged in from before, still logs in; an
 // address the account never logged in from is held by the lock.
 func TestStrangerCannotLockOut(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "TRUSTED_PROXIES", "127.0.0.0/8,::1", "LOGIN_MAX_FAILURES", "5", "RATE_LIMIT_LOGIN", "0"))
 		from := func(ip string) map[string]string { return map[string]string{"X-Forwarded-For": ip} }
@@ -86,6 +88,7 @@ func TestStrangerCannotLockOut(t *testing.T) {
 // refuses all but the first few before hashing, and the guesses count
 // against the account like failed logins.
 func TestChangePasswordThrottled(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		s := startServer(t, testEnv(uri, "LOGIN_MAX_FAILURES", "8", "RATE_LIMIT_LOGIN", "0", "MAX_ROOT_FIELDS", "25"))
 		email := uniqueEmail(t, "stolen")
@@ -120,6 +123,7 @@ func TestChangePasswordThrottled(t *testing.T) {
 // validateToken reports it, as @hasRole enforces it, on the next request
 // with the same token, because both read the roles from the database.
 func TestRoleChangeAtOnce(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		if uri == testdb.SQLiteMemory {
 			// The roles command must reach the same database as the server.

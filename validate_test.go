@@ -79,6 +79,7 @@ func countingService(t testing.TB, uri string) (*auth.Service, *atomic.Int64) {
 // database statement: signature and expiry in memory, and the session's
 // liveness (revocation, the user's standing) in one query.
 func TestValidateTokenOneRoundTrip(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, uri string) {
 		ctx := t.Context()
 		svc, statements := countingService(t, uri)

@@ -68,6 +68,7 @@ func jwksAt(t *testing.T, s *testServer, configured string) []byte {
 // key type: the issuer, audience, algorithms and claims they expect are the
 // ones in the tokens, and the keys at their JWKS URL verify the tokens.
 func TestVerifierConfigs(t *testing.T) {
+	t.Parallel()
 	var router struct {
 		Authentication struct {
 			Router struct {

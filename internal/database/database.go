@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -91,6 +92,12 @@ func openDB(tp trace.TracerProvider, connector driver.Connector, system string) 
 // schema migration of replicas starting together.
 const migrationLockID = 0x6c61746368 // "latch"
 
+// schemaMu serializes the schema migrations of one process. Ent's
+// migration writes to the generated package's table descriptors, which
+// every client shares (ent/ent#4519): two at once, even of two databases,
+// race.
+var schemaMu sync.Mutex
+
 // migrationLockPoll is how often a replica that found the migration lock
 // taken tries again.
 const migrationLockPoll = 200 * time.Millisecond
@@ -111,7 +118,10 @@ const migrationLockPoll = 200 * time.Millisecond
 // the migrating replica may need.
 func Migrate(ctx context.Context, db *sql.DB, client *ent.Client, cfg config.Database, then func(context.Context) error) error {
 	fn := func() error {
-		if err := client.Schema.Create(ctx); err != nil {
+		schemaMu.Lock()
+		err := client.Schema.Create(ctx)
+		schemaMu.Unlock()
+		if err != nil {
 			return fmt.Errorf("migrating schema: %w", err)
 		}
 		if then == nil {
