@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/bench"
 )
 
 // testEnv is the environment tests start the service with: quick password
@@ -19,7 +20,7 @@ func testEnv(databaseURI string, overrides ...string) map[string]string {
 // testServer is one run() of the service, stopped when the test ends.
 type testServer struct {
 	URL  string
-	logs *apitest.LogBuffer
+	logs *bench.LogBuffer
 }
 
 // startServer runs the service as main does, with env as its environment,
@@ -42,7 +43,7 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 // what run returned. It may be called from any goroutine.
 func launch(env map[string]string) (s *testServer, stop func() error, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := apitest.NewLogBuffer()
+	logs := bench.NewLogBuffer()
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, []string{"latchkey"}, func(k string) string { return env[k] }, nil, logs, logs)
@@ -61,7 +62,7 @@ func launch(env map[string]string) (s *testServer, stop func() error, err error)
 		stop()
 		return nil, nil, fmt.Errorf("service did not listen; logs:\n%s", logs)
 	}
-	s = &testServer{URL: apitest.BaseURL(addr), logs: logs}
+	s = &testServer{URL: bench.BaseURL(addr), logs: logs}
 	if err := apitest.WaitForReady(s.URL); err != nil {
 		stop()
 		return nil, nil, fmt.Errorf("%w; logs:\n%s", err, logs)

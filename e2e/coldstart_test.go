@@ -3,10 +3,12 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/bench"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -48,4 +50,38 @@ func TestColdStartLogins(t *testing.T) {
 		}
 	}
 	t.Logf("%d logins at once right after the start, the slowest in %v", users, slowest.Round(time.Millisecond))
+}
+
+// TestLoadToolCold runs the load tool's cold measurement on the built
+// binary: each round logs every user in without an error and reports the
+// process's memory, and a binary that exits before it listens is an error
+// carrying its output.
+func TestLoadToolCold(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the binary")
+	}
+	// Cold runs the binary with this process's environment.
+	for k, v := range apitest.Env(testdb.SQLiteFile(t)) {
+		t.Setenv(k, v)
+	}
+	const logins = 3
+	res, err := bench.Cold(t.Context(), bench.ColdOptions{Binary: binary, Logins: logins, Runs: 1})
+	if err != nil {
+		t.Fatalf("Cold: %v", err)
+	}
+	if len(res.Rounds) != 2 {
+		t.Fatalf("Cold rounds = %+v, want cold and warm", res.Rounds)
+	}
+	for i, name := range []string{"cold", "warm"} {
+		r := res.Rounds[i]
+		if r.Operation != name || r.Requests != logins || r.Errors != 0 || len(r.SlowestMs) != 1 || len(r.BeforeMiB) != 1 || r.BeforeMiB[0] <= 0 {
+			t.Errorf("round %d = %+v, want %s: %d logins, no error, one run's slowest and memory", i, r, name, logins)
+		}
+	}
+
+	t.Setenv("DATABASE_URI", "unsupported://nowhere")
+	_, err = bench.Cold(t.Context(), bench.ColdOptions{Binary: binary, Logins: 1, Runs: 1})
+	if err == nil || !strings.Contains(err.Error(), "exited before listening") || !strings.Contains(err.Error(), "DATABASE_URI") {
+		t.Errorf("Cold of a service that cannot start = %v, want its exit and output", err)
+	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/bench"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -31,7 +32,7 @@ func startNode(t *testing.T, script string, env ...string) string {
 	cmd := exec.CommandContext(ctx, "node", script)
 	cmd.Dir = federationDir
 	cmd.Env = append(os.Environ(), env...)
-	logs := apitest.NewLogBuffer()
+	logs := bench.NewLogBuffer()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting node %s: %v", script, err)

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/bench"
 )
 
 // binary is the service's binary that TestMain built, "" in -short mode.
@@ -112,7 +113,7 @@ func buildAsDockerfile(bin string) error {
 type service struct {
 	*apitest.Server
 	cmd  *exec.Cmd
-	logs *apitest.LogBuffer
+	logs *bench.LogBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // what Wait returned, once done is closed
 }
@@ -136,7 +137,7 @@ func startService(t testing.TB, env map[string]string) *service {
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
-	s := &service{cmd: cmd, logs: apitest.NewLogBuffer(), done: make(chan struct{})}
+	s := &service{cmd: cmd, logs: bench.NewLogBuffer(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = s.logs, s.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -155,7 +156,7 @@ func startService(t testing.TB, env map[string]string) *service {
 	})
 	select {
 	case addr := <-s.logs.Addr():
-		s.Server = &apitest.Server{URL: apitest.BaseURL(addr)}
+		s.Server = &apitest.Server{URL: bench.BaseURL(addr)}
 	case <-s.done:
 		t.Fatalf("the service exited with %v before listening; logs:\n%s", s.err, s.logs)
 	case <-time.After(30 * time.Second):

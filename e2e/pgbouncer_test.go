@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/internal/apitest"
+	"github.com/latchkey/latchkey/internal/bench"
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
@@ -76,7 +77,7 @@ ignore_startup_parameters = extra_float_digits
 		args = append([]string{"-u", "postgres"}, args...)
 	}
 	cmd := exec.Command(bin, args...)
-	logs := apitest.NewLogBuffer()
+	logs := bench.NewLogBuffer()
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -61,63 +60,6 @@ func WaitForReady(base string) error {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return fmt.Errorf("%s/readyz never answered 200", base)
-}
-
-// BaseURL is the URL of a server that logged addr as its listening
-// address: the unspecified address becomes loopback.
-func BaseURL(addr string) string {
-	return "http://" + strings.Replace(addr, "[::]", "127.0.0.1", 1)
-}
-
-// LogBuffer keeps a process's JSON log lines and reports the address of
-// its first {"msg": "listening", "addr": ...} line, as the service and the
-// tests' Node servers write it.
-type LogBuffer struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	partial []byte
-	addr    chan string
-}
-
-// NewLogBuffer returns an empty LogBuffer.
-func NewLogBuffer() *LogBuffer {
-	return &LogBuffer{addr: make(chan string, 1)}
-}
-
-// Addr receives the listening address once it is logged.
-func (l *LogBuffer) Addr() <-chan string { return l.addr }
-
-// Write keeps p and looks for the listening line in the complete lines
-// written so far.
-func (l *LogBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.partial = append(l.partial, p...)
-	for {
-		line, rest, ok := bytes.Cut(l.partial, []byte("\n"))
-		if !ok {
-			break
-		}
-		var entry struct {
-			Msg  string `json:"msg"`
-			Addr string `json:"addr"`
-		}
-		if json.Unmarshal(line, &entry) == nil && entry.Msg == "listening" {
-			select {
-			case l.addr <- entry.Addr:
-			default:
-			}
-		}
-		l.partial = rest
-	}
-	return l.buf.Write(p)
-}
-
-// String is everything written so far.
-func (l *LogBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
 }
 
 // Error is one entry of a GraphQL response's errors.

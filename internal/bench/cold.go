@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,7 +22,7 @@ import (
 // ColdOptions configure a measurement of the first logins after a start.
 type ColdOptions struct {
 	// Binary is the service's binary; it runs with this process's
-	// environment and PORT set to a free port.
+	// environment and PORT=0, on the port the kernel picks.
 	Binary string
 	// Logins is how many users log in at once in each round.
 	Logins int
@@ -157,40 +156,60 @@ func loginAll(ctx context.Context, c *Client, emails []string, password string) 
 type service struct {
 	cmd      *exec.Cmd
 	endpoint string
-	logs     *strings.Builder
+	logs     *LogBuffer
+	// exited is closed when the process has ended, waitErr then being
+	// what Wait returned.
+	exited  chan struct{}
+	waitErr error
 }
 
-// startService runs binary with this process's environment on a free port
-// and waits until its /readyz answers 200.
+// startService runs binary with this process's environment on a port the
+// kernel picks, read from its "listening" log line, and waits until its
+// /readyz answers 200.
 func startService(ctx context.Context, binary string) (*service, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	s := &service{logs: &strings.Builder{}}
+	s := &service{logs: NewLogBuffer(), exited: make(chan struct{})}
 	s.cmd = exec.CommandContext(ctx, binary) //nolint:gosec // the binary the operator names
-	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	s.cmd.Env = append(os.Environ(), "PORT=0")
 	s.cmd.Stdout, s.cmd.Stderr = s.logs, s.logs
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the service: %w", err)
 	}
-	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	go func() {
+		s.waitErr = s.cmd.Wait()
+		close(s.exited)
+	}()
+	fail := func(what string) (*service, error) {
+		_ = s.cmd.Process.Kill()
+		<-s.exited
+		return nil, fmt.Errorf("the service %s (%v); its output:\n%s", what, s.cmd.ProcessState, s.logs)
+	}
+	deadline := time.After(60 * time.Second)
+	var base string
+	select {
+	case addr := <-s.logs.Addr():
+		base = BaseURL(addr)
+	case <-s.exited:
+		return fail("exited before listening")
+	case <-deadline:
+		return fail("did not listen")
+	}
 	s.endpoint = base + "/query"
 	probe := &http.Client{Timeout: time.Second}
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		resp, err := probe.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
+	for {
+		if resp, err := probe.Get(base + "/readyz"); err == nil {
+			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return s, nil
 			}
 		}
+		select {
+		case <-s.exited:
+			return fail("exited before it was ready")
+		case <-deadline:
+			return fail("did not become ready")
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
-	return nil, fmt.Errorf("the service did not become ready; its output:\n%s", s.logs)
 }
 
 // rss is the service's resident memory in MiB, 0 when it cannot be read.
@@ -207,8 +226,9 @@ func (s *service) stop() error {
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
-	if err := s.cmd.Wait(); err != nil {
-		return fmt.Errorf("the service exited with %w; its output:\n%s", err, s.logs)
+	<-s.exited
+	if s.waitErr != nil {
+		return fmt.Errorf("the service exited with %w; its output:\n%s", s.waitErr, s.logs)
 	}
 	return nil
 }
