@@ -12,7 +12,7 @@ import (
 	"embed"
 	"encoding/hex"
 	"html/template"
-	"io/fs"
+	"io"
 	"net/http"
 	"path"
 	"time"
@@ -34,9 +34,10 @@ func policy(nonce string) string {
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
 
+// asset is an embedded file that the handler serves from the binary's
+// read-only data, without a copy on the heap.
 type asset struct {
-	name string
-	body []byte
+	path string
 	etag string
 }
 
@@ -71,19 +72,29 @@ func Handler() http.Handler {
 		}
 		// Revalidated on each load: an upgraded binary serves new files
 		// under the same names.
+		f, err := files.Open(a.path)
+		if err != nil {
+			http.Error(w, "internal server error", http.StatusInternalServerError)
+			return
+		}
+		defer f.Close()
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("ETag", a.etag)
-		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
+		// An embedded file reads and seeks in place.
+		http.ServeContent(w, r, path.Base(a.path), time.Time{}, f.(io.ReadSeeker))
 	})
 	return mux
 }
 
 func load(name string) asset {
-	body, err := fs.ReadFile(files, name)
-	if err != nil {
-		// The files are embedded at build time; a missing one is a broken build.
-		panic("playground: " + err.Error())
+	f, err := files.Open(name)
+	if err == nil {
+		defer f.Close()
+		h := sha256.New()
+		if _, err = io.Copy(h, f); err == nil {
+			return asset{path: name, etag: `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`}
+		}
 	}
-	sum := sha256.Sum256(body)
-	return asset{name: path.Base(name), body: body, etag: `"` + hex.EncodeToString(sum[:16]) + `"`}
+	// The files are embedded at build time; a missing one is a broken build.
+	panic("playground: " + err.Error())
 }
