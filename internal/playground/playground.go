@@ -70,14 +70,14 @@ func Handler() http.Handler {
 			http.NotFound(w, r)
 			return
 		}
-		// Revalidated on each load: an upgraded binary serves new files
-		// under the same names.
 		f, err := files.Open(a.path)
 		if err != nil {
 			http.Error(w, "internal server error", http.StatusInternalServerError)
 			return
 		}
 		defer f.Close()
+		// Revalidated on each load: an upgraded binary serves new files
+		// under the same names.
 		w.Header().Set("Cache-Control", "no-cache")
 		w.Header().Set("ETag", a.etag)
 		// An embedded file reads and seeks in place.
