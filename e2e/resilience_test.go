@@ -49,7 +49,7 @@ func peakRSS(t *testing.T, pid int) int64 {
 }
 
 // floodRSSLimit bounds the service's peak memory under the flood. Measured
-// on the 2-core development machine: 103 MiB (the binary's pages, two
+// on the 2-core development machine: 100 MiB (the binary's pages, two
 // argon2id slots of 19 MiB, and 500 connections and their requests under
 // the runtime's soft limit); docs/performance.md has the breakdown.
 const floodRSSLimit = 128 << 20
