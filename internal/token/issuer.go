@@ -260,13 +260,10 @@ func (i *Issuer) Parse(token string) (*Claims, error) {
 	}
 	switch {
 	case err == nil:
-		if claims.Subject == "" || claims.SessionID == "" {
-			return nil, refuse(reasonInvalidClaims, errors.New("missing sub or sid"))
-		}
 		return claims, nil
 	case errors.Is(err, errUnknownKey):
 		return nil, refuse(reasonUnknownKey, err)
-	case errors.Is(err, errNotAccessToken):
+	case errors.Is(err, errNotAccessToken), errors.Is(err, errNoSubject):
 		return nil, refuse(reasonInvalidClaims, err)
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return nil, refuse(reasonMalformed, err)
@@ -304,7 +301,10 @@ func (i *Issuer) parse(token string) (*Claims, error) {
 			err = fmt.Errorf("%w: %q", errNotAccessToken, typ)
 		}
 	}
-	if err == nil && claims.Subject != "" && claims.SessionID != "" {
+	if err == nil && (claims.Subject == "" || claims.SessionID == "") {
+		err = errNoSubject
+	}
+	if err == nil {
 		c := *claims
 		ks.verified.put(token, &c)
 	}
@@ -315,6 +315,7 @@ var (
 	errUnknownKey     = errors.New("unknown kid")
 	errAlgorithmKey   = errors.New("algorithm is not the key's")
 	errNotAccessToken = errors.New("typ is not at+jwt")
+	errNoSubject      = errors.New("missing sub or sid")
 )
 
 // key finds the verification key of t by its kid and pins the algorithm to
