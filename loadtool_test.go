@@ -18,45 +18,45 @@ import (
 
 // TestLoadTool runs every scenario of the load tool against the service
 // and checks that each sent requests that all succeeded, with sane figures.
+// The tool speaks only HTTP, so one database is enough; scripts/perf.sh,
+// which CI runs briefly, drives it against both.
 func TestLoadTool(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, uri string) {
-		s := startServer(t, testEnv(uri, "RATE_LIMIT_REGISTER", "0"))
-		for _, scenario := range bench.Scenarios {
-			t.Run("scenario="+scenario, func(t *testing.T) {
-				// Long enough for some requests to finish on a busy machine
-				// under the race detector: requests in flight at the end are
-				// not counted.
-				d := time.Second
-				if scenario == "mixed" {
-					d = 2 * time.Second // time for each client to reach the rarer operations
-				}
-				res, err := bench.Run(t.Context(), bench.Options{
-					URL: s.URL, Scenario: scenario, Concurrency: 3, Duration: d, PID: os.Getpid(),
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if res.Requests == 0 || res.Errors != 0 {
-					t.Fatalf("Run(%s) = %d requests, errors %v, want some and none", scenario, res.Requests, res.ErrorsByCode)
-				}
-				l := res.Latency
-				if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) || res.Throughput <= 0 {
-					t.Errorf("Run(%s) = throughput %v, latency %+v, want positive and ordered", scenario, res.Throughput, l)
-				}
-				if res.Memory == nil || res.Memory.IdleMiB <= 0 || res.Memory.PeakMiB <= 0 {
-					t.Errorf("Run(%s).Memory = %+v, want the process's RSS", scenario, res.Memory)
-				}
-				var ops []string
-				for _, o := range res.Operations {
-					ops = append(ops, o.Operation)
-				}
-				if want := []string{"login", "me", "refresh", "register"}; scenario == "mixed" && !slices.Equal(ops, want) {
-					t.Errorf("Run(mixed) operations = %v, want %v", ops, want)
-				}
+	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_REGISTER", "0"))
+	for _, scenario := range bench.Scenarios {
+		t.Run("scenario="+scenario, func(t *testing.T) {
+			// Long enough for some requests to finish on a busy machine
+			// under the race detector: requests in flight at the end are
+			// not counted.
+			d := time.Second
+			if scenario == "mixed" {
+				d = 2 * time.Second // time for each client to reach the rarer operations
+			}
+			res, err := bench.Run(t.Context(), bench.Options{
+				URL: s.URL, Scenario: scenario, Concurrency: 3, Duration: d, PID: os.Getpid(),
 			})
-		}
-	})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Requests == 0 || res.Errors != 0 {
+				t.Fatalf("Run(%s) = %d requests, errors %v, want some and none", scenario, res.Requests, res.ErrorsByCode)
+			}
+			l := res.Latency
+			if !(0 < l.P50 && l.P50 <= l.P90 && l.P90 <= l.P99 && l.P99 <= l.Max) || res.Throughput <= 0 {
+				t.Errorf("Run(%s) = throughput %v, latency %+v, want positive and ordered", scenario, res.Throughput, l)
+			}
+			if res.Memory == nil || res.Memory.IdleMiB <= 0 || res.Memory.PeakMiB <= 0 {
+				t.Errorf("Run(%s).Memory = %+v, want the process's RSS", scenario, res.Memory)
+			}
+			var ops []string
+			for _, o := range res.Operations {
+				ops = append(ops, o.Operation)
+			}
+			if want := []string{"login", "me", "refresh", "register"}; scenario == "mixed" && !slices.Equal(ops, want) {
+				t.Errorf("Run(mixed) operations = %v, want %v", ops, want)
+			}
+		})
+	}
 }
 
 // TestLoadToolCountsErrors checks that refused requests are counted by
