@@ -111,9 +111,6 @@ func verifyIndependently(t *testing.T, jwks []byte, tok, issuer, audience string
 // from JWT_PRIVATE_KEY and from JWT_PRIVATE_KEY_FILE, and checks that its
 // tokens carry the key's algorithm, its thumbprint as kid and typ at+jwt,
 // and that go-jose and jwx verify them from the JWKS alone.
-//
-// Tests that start the service do not run in parallel: Ent's schema
-// migration is not safe to run twice at once in one process.
 func TestPrivateKeySources(t *testing.T) {
 	t.Parallel()
 	type keyCase struct{ alg, source string }
