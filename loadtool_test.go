@@ -26,9 +26,9 @@ func TestLoadTool(t *testing.T) {
 	for _, scenario := range bench.Scenarios {
 		t.Run("scenario="+scenario, func(t *testing.T) {
 			// Long enough for some requests to finish on a busy machine
-			// under the race detector: requests in flight at the end are
-			// not counted.
-			d := time.Second
+			// under the race detector (each takes milliseconds): requests
+			// in flight at the end are not counted.
+			d := 500 * time.Millisecond
 			if scenario == "mixed" {
 				d = 2 * time.Second // time for each client to reach the rarer operations
 			}
@@ -64,7 +64,7 @@ func TestLoadTool(t *testing.T) {
 func TestLoadToolCountsErrors(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, testEnv(testdb.SQLiteMemory, "RATE_LIMIT_REGISTER", "3/1h"))
-	res, err := bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "register", Concurrency: 2, Duration: 2 * time.Second})
+	res, err := bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "register", Concurrency: 2, Duration: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestLoadToolCountsErrors(t *testing.T) {
 		t.Errorf("register with 3 allowed = %d requests, errors %v, want 3 successes and the rest RATE_LIMITED", res.Requests, res.ErrorsByCode)
 	}
 
-	res, err = bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "me", Concurrency: 2, Duration: time.Second, Token: "not.a.token"})
+	res, err = bench.Run(t.Context(), bench.Options{URL: s.URL, Scenario: "me", Concurrency: 2, Duration: 300 * time.Millisecond, Token: "not.a.token"})
 	if err != nil {
 		t.Fatal(err)
 	}
