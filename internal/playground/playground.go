@@ -87,14 +87,15 @@ func Handler() http.Handler {
 }
 
 func load(name string) asset {
-	f, err := files.Open(name)
-	if err == nil {
-		defer f.Close()
-		h := sha256.New()
-		if _, err = io.Copy(h, f); err == nil {
-			return asset{path: name, etag: `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`}
-		}
-	}
 	// The files are embedded at build time; a missing one is a broken build.
-	panic("playground: " + err.Error())
+	f, err := files.Open(name)
+	if err != nil {
+		panic("playground: " + err.Error())
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		panic("playground: " + err.Error())
+	}
+	return asset{path: name, etag: `"` + hex.EncodeToString(h.Sum(nil)[:16]) + `"`}
 }
