@@ -1,5 +1,5 @@
 // The tests of the manifests: they render with kustomize, decode strictly
-// into the typed Kubernetes API, and agree with the service's real
+// into the Kubernetes API's types, and agree with the service's real
 // settings, routes and ports, so they cannot drift.
 
 package k8s
@@ -11,11 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/latchkey/latchkey/internal/config"
 )
@@ -33,10 +28,10 @@ func load(t *testing.T, env map[string]string) config.Config {
 
 // containerPort resolves a probe's or Service's port (a number or a name)
 // to the container's port number.
-func containerPort(t *testing.T, c corev1.Container, p intstr.IntOrString) int32 {
+func containerPort(t *testing.T, c Container, p IntOrString) int32 {
 	t.Helper()
 	for _, cp := range c.Ports {
-		if (p.Type == intstr.String && cp.Name == p.StrVal) || (p.Type == intstr.Int && cp.ContainerPort == p.IntVal) {
+		if (p.IsString && cp.Name == p.StrVal) || (!p.IsString && cp.ContainerPort == p.IntVal) {
 			return cp.ContainerPort
 		}
 	}
@@ -88,13 +83,13 @@ func TestManifests(t *testing.T) {
 				t.Errorf("TRUSTED_PROXIES has %s: name the ingress's and gateway's pods, not a range of the cluster", p)
 			}
 		}
-		http := containerPort(t, c, intstr.FromString("http"))
+		http := containerPort(t, c, FromString("http"))
 		if int(http) != cfg.Port {
 			t.Errorf("container port http = %d, but the service listens on PORT %d", http, cfg.Port)
 		}
 		for _, p := range []struct {
 			name  string
-			probe *corev1.Probe
+			probe *Probe
 			path  string
 		}{
 			{"liveness", c.LivenessProbe, "/healthz"},
@@ -207,7 +202,7 @@ func TestManifests(t *testing.T) {
 		in := false
 		for _, rule := range m.NetworkPolicy.Spec.Ingress {
 			for _, p := range rule.Ports {
-				if p.Port != nil && containerPort(t, c, *p.Port) == containerPort(t, c, intstr.FromString("http")) {
+				if p.Port != nil && containerPort(t, c, *p.Port) == containerPort(t, c, FromString("http")) {
 					in = true
 				}
 			}
@@ -238,7 +233,7 @@ func TestManifests(t *testing.T) {
 		if !out[53] || !out[5432] || !out[587] || !out[465] {
 			t.Errorf("the NetworkPolicy lets out ports %v, want DNS (53), PostgreSQL (5432) and the SMTP relay (587, 465)", out)
 		}
-		if !slices.Equal(m.NetworkPolicy.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		if !slices.Equal(m.NetworkPolicy.Spec.PolicyTypes, []string{"Ingress", "Egress"}) {
 			t.Errorf("NetworkPolicy policyTypes %v, want Ingress and Egress", m.NetworkPolicy.Spec.PolicyTypes)
 		}
 	})
@@ -254,10 +249,10 @@ func TestManifests(t *testing.T) {
 		}{
 			{"pod runAsNonRoot", psc.RunAsNonRoot != nil && *psc.RunAsNonRoot},
 			{"pod runAsUser not 0", psc.RunAsUser != nil && *psc.RunAsUser != 0},
-			{"pod seccompProfile RuntimeDefault", psc.SeccompProfile != nil && psc.SeccompProfile.Type == corev1.SeccompProfileTypeRuntimeDefault},
+			{"pod seccompProfile RuntimeDefault", psc.SeccompProfile != nil && psc.SeccompProfile.Type == "RuntimeDefault"},
 			{"readOnlyRootFilesystem", sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem},
 			{"allowPrivilegeEscalation false", sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation},
-			{"capabilities drop ALL, add none", sc.Capabilities != nil && slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) && len(sc.Capabilities.Add) == 0},
+			{"capabilities drop ALL, add none", sc.Capabilities != nil && slices.Equal(sc.Capabilities.Drop, []string{"ALL"}) && len(sc.Capabilities.Add) == 0},
 			{"no privileged container", sc.Privileged == nil || !*sc.Privileged},
 			{"no service account token", pod.AutomountServiceAccountToken != nil && !*pod.AutomountServiceAccountToken},
 			{"no host network, PID or IPC", !pod.HostNetwork && !pod.HostPID && !pod.HostIPC},
@@ -276,7 +271,7 @@ func TestManifests(t *testing.T) {
 
 	t.Run("resources", func(t *testing.T) {
 		r := c.Resources
-		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		for _, name := range []string{"cpu", "memory"} {
 			req, lim := r.Requests[name], r.Limits[name]
 			if req.IsZero() || lim.IsZero() {
 				t.Errorf("%s: request %v, limit %v; want both", name, req.String(), lim.String())
@@ -292,18 +287,16 @@ func TestManifests(t *testing.T) {
 		// PASSWORD_HASH_MEMORY, and the binary's mapped pages; and half
 		// again over the peak measured under a login flood.
 		cfg := load(t, m.Env(t))
-		lim := r.Limits[corev1.ResourceMemory]
+		lim := r.Limits["memory"]
 		if cfg.Memory.LimitMiB == 0 {
 			t.Error("MEMORY_LIMIT_MIB=0: the runtime lets a flood's garbage double the heap")
 		}
-		need := resource.NewQuantity(int64(cfg.Memory.LimitMiB)<<20+int64(cfg.PasswordHash.Concurrency)*int64(cfg.PasswordHash.Memory)<<10, resource.BinarySI)
-		need.Add(resource.MustParse(binaryPages))
-		if lim.Cmp(*need) < 0 {
-			t.Errorf("memory limit %v is under MEMORY_LIMIT_MIB %d Mi, the hashes' memory and the binary's pages: %v", lim.String(), cfg.Memory.LimitMiB, need.String())
+		need := int64(cfg.Memory.LimitMiB)<<20 + int64(cfg.PasswordHash.Concurrency)*int64(cfg.PasswordHash.Memory)<<10 + binaryPages
+		if lim.Value() < need {
+			t.Errorf("memory limit %v is under MEMORY_LIMIT_MIB %d Mi, the hashes' memory and the binary's pages: %d Mi", lim, cfg.Memory.LimitMiB, need>>20)
 		}
-		peak := resource.MustParse(measuredFloodPeak)
-		if lim.Value() < peak.Value()*3/2 {
-			t.Errorf("memory limit %v leaves less than half again over the measured flood peak %v", lim.String(), peak.String())
+		if lim.Value() < measuredFloodPeak*3/2 {
+			t.Errorf("memory limit %v leaves less than half again over the measured flood peak %d Mi", lim, measuredFloodPeak>>20)
 		}
 	})
 }
@@ -311,11 +304,11 @@ func TestManifests(t *testing.T) {
 // measuredFloodPeak is the peak RSS of one replica under a flood of 500
 // concurrent logins with the manifests' settings, rounded up
 // (docs/performance.md, Memory).
-const measuredFloodPeak = "100Mi"
+const measuredFloodPeak = 100 << 20
 
 // binaryPages is the resident memory of the binary's mapped pages, which
 // no setting bounds, rounded up: 23 to 25 MiB measured.
-const binaryPages = "32Mi"
+const binaryPages = 32 << 20
 
 // TestManifestsNeedSecrets checks that kustomize refuses to render without
 // the secret files, so that a deployment never starts with empty secrets.

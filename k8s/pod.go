@@ -1,11 +1,17 @@
 // Package k8s holds the Kubernetes manifests beside it and, for the tests
 // that run the binary as the pod would, what they give its container: Pod,
 // kept in testdata/pod.json. Its own tests render the manifests with
-// kustomize, as kubectl apply -k does, decode them strictly into the typed
-// Kubernetes API, check them against the service, and fail when pod.json no
-// longer says what they render. Only tests import it; they do not compile
-// kustomize unless they are k8s's own.
+// kustomize, as kubectl apply -k does, decode them strictly into the
+// Kubernetes API's types, check them against the service, and fail when
+// pod.json no longer says what they render. Only tests import it; they do
+// not compile kustomize unless they are k8s's own.
+//
+// The API's types are plain copies of k8s.io/api's, which apigen writes to
+// api_test.go: the typed API itself, with its codecs, is compiled only when
+// go generate runs.
 package k8s
+
+//go:generate go run -tags apigen ./apigen
 
 import (
 	"crypto/ecdsa"

@@ -24,7 +24,7 @@ func (m Manifests) pod(t testing.TB) Pod {
 		LivenessPath:  c.LivenessProbe.HTTPGet.Path,
 		ReadinessPath: c.ReadinessProbe.HTTPGet.Path,
 		MetricsPath:   m.Deployment.Spec.Template.Annotations["prometheus.io/path"],
-		MemoryLimit:   c.Resources.Limits.Memory().Value(),
+		MemoryLimit:   c.Resources.Limits["memory"].Value(),
 	}
 	maps.Copy(p.Env, m.ConfigMap.Data)
 	for _, e := range c.Env {

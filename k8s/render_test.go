@@ -9,26 +9,22 @@ import (
 	"strings"
 	"testing"
 
-	appsv1 "k8s.io/api/apps/v1"
-	autoscalingv2 "k8s.io/api/autoscaling/v2"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	policyv1 "k8s.io/api/policy/v1"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/resmap"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 )
 
-// Manifests is k8s/ rendered and decoded.
+// Manifests is k8s/ rendered and decoded into the API's types (api_test.go,
+// which apigen copies from k8s.io/api).
 type Manifests struct {
-	Deployment    *appsv1.Deployment
-	Service       *corev1.Service
-	HPA           *autoscalingv2.HorizontalPodAutoscaler
-	PDB           *policyv1.PodDisruptionBudget
-	NetworkPolicy *networkingv1.NetworkPolicy
-	ConfigMap     *corev1.ConfigMap
-	Secret        *corev1.Secret
+	Deployment    *Deployment
+	Service       *Service
+	HPA           *HorizontalPodAutoscaler
+	PDB           *PodDisruptionBudget
+	NetworkPolicy *NetworkPolicy
+	ConfigMap     *ConfigMap
+	Secret        *Secret
 }
 
 // build renders k8s/ with kustomize, as kubectl apply -k does, on a copy in
@@ -83,13 +79,13 @@ func render(t testing.TB, secrets map[string][]byte) Manifests {
 		apiVersion string
 		into       func() any
 	}{
-		"Deployment":              {"apps/v1", func() any { m.Deployment = new(appsv1.Deployment); return m.Deployment }},
-		"Service":                 {"v1", func() any { m.Service = new(corev1.Service); return m.Service }},
-		"HorizontalPodAutoscaler": {"autoscaling/v2", func() any { m.HPA = new(autoscalingv2.HorizontalPodAutoscaler); return m.HPA }},
-		"PodDisruptionBudget":     {"policy/v1", func() any { m.PDB = new(policyv1.PodDisruptionBudget); return m.PDB }},
-		"NetworkPolicy":           {"networking.k8s.io/v1", func() any { m.NetworkPolicy = new(networkingv1.NetworkPolicy); return m.NetworkPolicy }},
-		"ConfigMap":               {"v1", func() any { m.ConfigMap = new(corev1.ConfigMap); return m.ConfigMap }},
-		"Secret":                  {"v1", func() any { m.Secret = new(corev1.Secret); return m.Secret }},
+		"Deployment":              {"apps/v1", func() any { m.Deployment = new(Deployment); return m.Deployment }},
+		"Service":                 {"v1", func() any { m.Service = new(Service); return m.Service }},
+		"HorizontalPodAutoscaler": {"autoscaling/v2", func() any { m.HPA = new(HorizontalPodAutoscaler); return m.HPA }},
+		"PodDisruptionBudget":     {"policy/v1", func() any { m.PDB = new(PodDisruptionBudget); return m.PDB }},
+		"NetworkPolicy":           {"networking.k8s.io/v1", func() any { m.NetworkPolicy = new(NetworkPolicy); return m.NetworkPolicy }},
+		"ConfigMap":               {"v1", func() any { m.ConfigMap = new(ConfigMap); return m.ConfigMap }},
+		"Secret":                  {"v1", func() any { m.Secret = new(Secret); return m.Secret }},
 	}
 	seen := map[string]bool{}
 	for _, r := range rm.Resources() {
@@ -130,7 +126,7 @@ func render(t testing.TB, secrets map[string][]byte) Manifests {
 }
 
 // Container is the Deployment's one container.
-func (m Manifests) Container(t testing.TB) corev1.Container {
+func (m Manifests) Container(t testing.TB) Container {
 	t.Helper()
 	cs := m.Deployment.Spec.Template.Spec.Containers
 	if len(cs) != 1 {
