@@ -200,7 +200,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		if err != nil {
 			return err
 		}
-		s, devMail, err := mailSender(cfg, svc, logger, metrics)
+		s, devMail, err := mail.FromConfig(cfg, svc.Outbox(), logger, metrics)
 		if err != nil {
 			return err
 		}
@@ -216,7 +216,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		} else {
 			close(senderDone)
 		}
-		go purgeEnded(ctx, svc, logger)
+		go svc.PurgePeriodically(ctx, 10*time.Minute)
 		if cfg.Memory.ReleaseAfter > 0 {
 			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter)
 		}
@@ -274,46 +274,6 @@ func handler(cfg config.Config, logger *slog.Logger, svc *auth.Service, issuer *
 		TracerProvider: tp,
 		DevMail:        devMail,
 	})
-}
-
-// mailSender builds the sender of the configured driver over svc's
-// outbox, its templates loaded (a template that does not parse stops the
-// start), and, for the log driver, the handler of /dev/mail. It returns
-// nil for MAIL_DRIVER=none.
-func mailSender(cfg config.Config, svc *auth.Service, logger *slog.Logger, metrics *telemetry.Metrics) (*mail.Sender, http.Handler, error) {
-	var (
-		transport mail.Transport
-		devMail   http.Handler
-	)
-	switch cfg.Mail.Driver {
-	case config.MailNone:
-		return nil, nil, nil
-	case config.MailLog:
-		l := mail.NewLog(logger)
-		transport, devMail = l, l
-	default:
-		s, err := mail.NewSMTP(cfg.Mail)
-		if err != nil {
-			return nil, nil, err
-		}
-		transport = s
-	}
-	templates, err := mail.LoadTemplates(cfg.Mail.TemplatesDir)
-	if err != nil {
-		return nil, nil, err
-	}
-	var obs mail.Observer
-	if metrics != nil {
-		obs = metrics
-	}
-	return mail.NewSender(svc.Outbox(), transport, templates, mail.Options{
-		From:          cfg.Mail.Sender(),
-		AppName:       cfg.Mail.AppName,
-		AppURL:        cfg.AppURL,
-		Timeout:       cfg.Mail.Timeout,
-		RetryInterval: cfg.Mail.RetryInterval,
-		MaxAge:        cfg.Mail.MaxAge,
-	}, logger, obs), devMail, nil
 }
 
 // migrate applies the schema and, when the keys are held in the database,
@@ -402,30 +362,4 @@ func services(ctx context.Context, cfg config.Config, client *ent.Client, hasher
 		Queued:              queued,
 	}, nil, logger, obs)
 	return svc, ring, nil
-}
-
-// purgeEnded deletes ended sessions, stale throttle counts and audit events
-// past AUDIT_LOG_RETENTION now and then, until ctx ends. Replicas may purge
-// at once: the deletes are idempotent.
-func purgeEnded(ctx context.Context, svc *auth.Service, logger *slog.Logger) {
-	t := time.NewTicker(10 * time.Minute)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		// Ended sessions are kept a day, for the users' and operators' eyes.
-		if n, err := svc.PurgeEnded(ctx, 24*time.Hour); err != nil {
-			logger.Warn("purging ended sessions", "error", err)
-		} else if n > 0 {
-			logger.Info("purged ended sessions", "sessions", n)
-		}
-		if n, err := svc.PurgeMail(ctx); err != nil {
-			logger.Warn("purging mail", "error", err)
-		} else if n > 0 {
-			logger.Info("purged mail", "rows", n)
-		}
-	}
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"log/slog"
 	"testing"
 	"time"
@@ -70,6 +71,44 @@ func TestPurgeAudit(t *testing.T) {
 		}
 		if len(left) != 2 || !left[0].OccurredAt.Equal(time.Date(2026, 12, 5, 13, 0, 0, 0, time.UTC)) {
 			t.Errorf("after the purge %d events are left, the oldest %v; want 2, from 13:00", len(left), left)
+		}
+	})
+}
+
+// TestPurgePeriodically checks that the purge runs every interval and
+// stops when its context ends.
+func TestPurgePeriodically(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, uri string) {
+		now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
+		s, client := newTestService(t, uri, func() time.Time { return now })
+		s.life.AuditLogRetention = time.Hour
+		if err := s.audit(t.Context(), nil, auditEntry{Type: auditevent.TypeLOGIN_FAILED, UserID: uuid.New(), Reason: auditReasonInvalidCredentials}); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(2 * time.Hour)
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			s.PurgePeriodically(ctx, 10*time.Millisecond)
+		}()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			n, err := client.AuditEvent.Query().Count(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the audit event past its retention is still there after 10 s of purges every 10 ms")
+			}
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("PurgePeriodically did not return when its context ended")
 		}
 	})
 }

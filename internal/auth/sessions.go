@@ -103,6 +103,31 @@ func (s *Service) Sessions(ctx context.Context) ([]*ent.Session, error) {
 	return s.liveSessions(ctx, p.User.ID)
 }
 
+// PurgePeriodically runs PurgeEnded, keeping ended sessions a day for the
+// users' and operators' eyes, and PurgeMail every interval until ctx ends.
+// Replicas may purge at once: the deletes are idempotent.
+func (s *Service) PurgePeriodically(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := s.PurgeEnded(ctx, 24*time.Hour); err != nil {
+			s.logger.Warn("purging ended sessions", "error", err)
+		} else if n > 0 {
+			s.logger.Info("purged ended sessions", "sessions", n)
+		}
+		if n, err := s.PurgeMail(ctx); err != nil {
+			s.logger.Warn("purging mail", "error", err)
+		} else if n > 0 {
+			s.logger.Info("purged mail", "rows", n)
+		}
+	}
+}
+
 // PurgeEnded deletes sessions, with their refresh tokens, that ended more
 // than retain ago, throttle counts no limit looks at any more, and audit
 // events older than AuditLogRetention. It reports how many sessions went.
