@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/XSAM/otelsql"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
@@ -39,11 +40,11 @@ func Dialect(name string) string {
 func Open(cfg config.Database, tp trace.TracerProvider) (*sql.DB, *ent.Client, error) {
 	switch cfg.Dialect {
 	case "postgres":
-		connector, err := stdlib.GetDefaultDriver().(driver.DriverContext).OpenConnector(cfg.URL)
+		pgcfg, err := pgx.ParseConfig(cfg.URL)
 		if err != nil {
 			return nil, nil, fmt.Errorf("opening PostgreSQL: %w", err)
 		}
-		db := openDB(tp, connector, "postgresql")
+		db := openDB(tp, stdlib.GetConnector(*pgcfg, stdlib.OptionAfterConnect(encodeUUIDs)), "postgresql")
 		db.SetMaxOpenConns(cfg.MaxConns)
 		db.SetMaxIdleConns(cfg.MaxConns)
 		return db, ent.NewClient(ent.Driver(entsql.OpenDB(dialect.Postgres, db))), nil
