@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -171,7 +172,6 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 // (GET /query?query=...&variables=...). Probes and metrics scrapes, which
 // come every few seconds, are logged at debug level and not traced.
 func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http.Handler {
-	propagator := propagation.TraceContext{}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		ctx, operation := telemetry.WithOperationSlot(r.Context())
@@ -183,39 +183,65 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 		}
 		if tracer != nil && !routine {
 			var span trace.Span
-			ctx, span = tracer.Start(propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)), spanName(r),
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
-			defer func() {
-				status := rec.code()
-				span.SetAttributes(attribute.Int("http.response.status_code", status))
-				if status >= http.StatusInternalServerError {
-					span.SetStatus(codes.Error, http.StatusText(status))
-				}
-				span.End()
-			}()
+			ctx, span = startSpan(ctx, tracer, r)
+			defer endSpan(span, rec)
 		}
 		next.ServeHTTP(rec, r.WithContext(ctx))
-		level := slog.LevelInfo
-		if routine {
-			level = slog.LevelDebug
-		}
-		if !logger.Enabled(ctx, level) {
-			return
-		}
-		attrs := []slog.Attr{
-			slog.String("method", r.Method),
-			slog.String("path", r.URL.Path),
-			slog.Int("status", rec.code()),
-			slog.Int64("bytes", rec.bytes),
-			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
-			slog.String("client_ip", auth.RequestFrom(ctx).ClientIP),
-		}
-		if op := operation(); op != "" {
-			attrs = append(attrs, slog.String("operation", op))
-		}
-		logger.LogAttrs(ctx, level, "request", attrs...)
+		logRequest(ctx, logger, r, rec, start, routine, operation)
 	})
+}
+
+// The span and the log line are made in functions of their own, not in
+// accessLog's closure: their attributes would make its frame, which stays
+// on the stack for the whole request, about 1 KiB larger, and a login's
+// deepest call (the token's ECDSA signature) would then take its
+// goroutine's stack from 16 to 32 KiB (docs/performance.md, Memory).
+
+// startSpan starts r's server span, a child of the trace its headers carry.
+//
+//go:noinline
+func startSpan(ctx context.Context, tracer trace.Tracer, r *http.Request) (context.Context, trace.Span) {
+	return tracer.Start(propagation.TraceContext{}.Extract(ctx, propagation.HeaderCarrier(r.Header)), spanName(r),
+		trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+}
+
+// endSpan ends span with the response's status.
+//
+//go:noinline
+func endSpan(span trace.Span, rec *statusRecorder) {
+	status := rec.code()
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if status >= http.StatusInternalServerError {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
+}
+
+// logRequest writes r's access log line: routine probes and scrapes at
+// debug level, the rest at info.
+//
+//go:noinline
+func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, rec *statusRecorder, start time.Time, routine bool, operation func() string) {
+	level := slog.LevelInfo
+	if routine {
+		level = slog.LevelDebug
+	}
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.Int("status", rec.code()),
+		slog.Int64("bytes", rec.bytes),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.String("client_ip", auth.RequestFrom(ctx).ClientIP),
+	}
+	if op := operation(); op != "" {
+		attrs = append(attrs, slog.String("operation", op))
+	}
+	logger.LogAttrs(ctx, level, "request", attrs...)
 }
 
 // spanName names a request's span by its method and, for the service's own
