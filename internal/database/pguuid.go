@@ -26,13 +26,22 @@ func encodeUUIDs(_ context.Context, conn *pgx.Conn) error {
 // its bytes. pgx itself does not look through a pointer to a
 // driver.Valuer.
 func wrapUUID(value any) (pgtype.WrappedEncodePlanNextSetter, any, bool) {
+	u, ok := asUUID(value)
+	if !ok {
+		return nil, nil, false
+	}
+	return &uuidEncodePlan{}, pgtype.UUID{Bytes: u, Valid: true}, true
+}
+
+// asUUID is the UUID value holds, if it is one or points to one.
+func asUUID(value any) (uuid.UUID, bool) {
 	switch u := value.(type) {
 	case uuid.UUID:
-		return &uuidEncodePlan{}, pgtype.UUID{Bytes: u, Valid: true}, true
+		return u, true
 	case *uuid.UUID:
-		return &uuidEncodePlan{}, pgtype.UUID{Bytes: *u, Valid: true}, true
+		return *u, true
 	}
-	return nil, nil, false
+	return uuid.Nil, false
 }
 
 type uuidEncodePlan struct{ next pgtype.EncodePlan }
@@ -40,9 +49,6 @@ type uuidEncodePlan struct{ next pgtype.EncodePlan }
 func (p *uuidEncodePlan) SetNext(next pgtype.EncodePlan) { p.next = next }
 
 func (p *uuidEncodePlan) Encode(value any, buf []byte) ([]byte, error) {
-	u, ok := value.(uuid.UUID)
-	if !ok {
-		u = *value.(*uuid.UUID)
-	}
+	u, _ := asUUID(value) // the plan is only ever chosen for these types
 	return p.next.Encode(pgtype.UUID{Bytes: u, Valid: true}, buf)
 }

@@ -171,6 +171,12 @@ func recoverer(logger *slog.Logger, next http.Handler) http.Handler {
 // the query string, which may carry a GraphQL document and its variables
 // (GET /query?query=...&variables=...). Probes and metrics scrapes, which
 // come every few seconds, are logged at debug level and not traced.
+//
+// The span and the log line are made in functions of their own, not in
+// the closure: their attributes would make its frame, which stays on the
+// stack for the whole request, about 1 KiB larger, and a login's deepest
+// call (the token's ECDSA signature) would then take its goroutine's stack
+// from 16 to 32 KiB (docs/performance.md, Memory).
 func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -190,12 +196,6 @@ func accessLog(logger *slog.Logger, tracer trace.Tracer, next http.Handler) http
 		logRequest(ctx, logger, r, rec, start, routine, operation)
 	})
 }
-
-// The span and the log line are made in functions of their own, not in
-// accessLog's closure: their attributes would make its frame, which stays
-// on the stack for the whole request, about 1 KiB larger, and a login's
-// deepest call (the token's ECDSA signature) would then take its
-// goroutine's stack from 16 to 32 KiB (docs/performance.md, Memory).
 
 // startSpan starts r's server span, a child of the trace its headers carry.
 //
