@@ -218,7 +218,7 @@ func serve(ctx context.Context, cfg config.Config, db *sql.DB, client *ent.Clien
 		}
 		go svc.PurgePeriodically(ctx, 10*time.Minute)
 		if cfg.Memory.ReleaseAfter > 0 {
-			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter)
+			go hasher.ReleaseWhenIdle(ctx, cfg.Memory.ReleaseAfter, debug.FreeOSMemory)
 		}
 		go ring.Watch(ctx)
 		return nil

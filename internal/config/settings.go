@@ -242,7 +242,7 @@ var settings = []setting{
 		},
 	},
 	{
-		name: "MEMORY_RELEASE_AFTER", def: "10s", meaning: "how long without a password hash before the service gives the hashes' memory back to the system, >= 1s; 0: never (it stays resident, and the first login after an idle spell costs what a warm one costs)",
+		name: "MEMORY_RELEASE_AFTER", def: "10s", meaning: "how long without a password hash before the service gives the hashes' memory, and the free memory of its heap, back to the system, >= 1s; 0: never (it stays resident, and the first login after an idle spell costs what a warm one costs)",
 		field: func(c *Config) field { return (*durationValue)(&c.Memory.ReleaseAfter) },
 		check: func(c Config) error {
 			if c.Memory.ReleaseAfter != 0 && c.Memory.ReleaseAfter < time.Second {

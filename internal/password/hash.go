@@ -285,11 +285,13 @@ func (h *Hasher) Warm(ctx context.Context) error {
 // ReleaseWhenIdle gives the slots' memory back to the system once per idle
 // spell, when no hash has run for between idle and twice idle, until ctx
 // ends: an idle replica then holds only what the Go runtime keeps, and the
-// next hash maps its slot's memory again.
-func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration) {
+// next hash maps its slot's memory again. After each release it calls
+// released, unless nil: the service gives back the Go heap that the logins
+// left behind then too.
+func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration, released func()) {
 	t := time.NewTicker(idle)
 	defer t.Stop()
-	last, released := h.done.Load(), false
+	last, done := h.done.Load(), false
 	for {
 		select {
 		case <-ctx.Done():
@@ -299,10 +301,13 @@ func (h *Hasher) ReleaseWhenIdle(ctx context.Context, idle time.Duration) {
 		n := h.done.Load()
 		switch {
 		case n != last || len(h.slots) < cap(h.slots):
-			last, released = n, false
-		case !released:
+			last, done = n, false
+		case !done:
 			h.unmapIdle()
-			released = true
+			done = true
+			if released != nil {
+				released()
+			}
 		}
 	}
 }

@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -79,16 +80,22 @@ func TestReleaseWhenIdle(t *testing.T) {
 	if got := mapped(h); got != 1 {
 		t.Fatalf("%d slots mapped after NewHasher's hash, want 1", got)
 	}
-	go h.ReleaseWhenIdle(t.Context(), 5*time.Millisecond)
-	waitUnmapped := func() {
+	var releases atomic.Int32
+	go h.ReleaseWhenIdle(t.Context(), 5*time.Millisecond, func() { releases.Add(1) })
+	waitUnmapped := func(want int32) {
 		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); mapped(h) != 0; time.Sleep(time.Millisecond) {
+		for deadline := time.Now().Add(5 * time.Second); mapped(h) != 0 || releases.Load() < want; time.Sleep(time.Millisecond) {
 			if time.Now().After(deadline) {
-				t.Fatal("the slot's memory is still mapped after an idle spell")
+				t.Fatalf("after an idle spell: %d slots mapped, %d releases reported, want 0 and %d", mapped(h), releases.Load(), want)
 			}
 		}
 	}
-	waitUnmapped()
+	waitUnmapped(1)
+	// Once per idle spell: no hash since, no second release.
+	time.Sleep(50 * time.Millisecond)
+	if n := releases.Load(); n != 1 {
+		t.Errorf("%d releases reported in one idle spell, want 1", n)
+	}
 
 	// A slot held, its memory mapped: busy, however long it takes.
 	s, err := h.acquire(t.Context())
@@ -101,7 +108,7 @@ func TestReleaseWhenIdle(t *testing.T) {
 		t.Error("the memory of a slot held by a hash went back")
 	}
 	h.release(s)
-	waitUnmapped()
+	waitUnmapped(2)
 
 	ph := phcHash{params: lowCostParams, salt: newSalt()}
 	ph.key = ph.derive(nil, referencePassword, argonKeyLen)
