@@ -16,6 +16,7 @@ import (
 // cost, and logs 20 users in at once as soon as /readyz answers, as users
 // reach a freshly scaled-up replica: every login succeeds, none is shed
 // with RATE_LIMITED while the new process's hash memory is first touched.
+// The runtime runs under the memory policy the binary ships with.
 func TestColdStartLogins(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the binary")
@@ -56,6 +57,13 @@ func TestColdStartLogins(t *testing.T) {
 		}
 	}
 	t.Logf("%d logins at once right after the start, the slowest in %v", users, slowest.Round(time.Millisecond))
+
+	if got := metric(t, s, "go_gc_gomemlimit_bytes"); got != 24<<20 {
+		t.Errorf("the runtime's soft memory limit is %v bytes, want MEMORY_LIMIT_MIB's default, 24 MiB", got)
+	}
+	if got := metric(t, s, "go_gc_gogc_percent"); got != 400 {
+		t.Errorf("the runtime's GOGC is %v, want the default under the soft limit, 400", got)
+	}
 }
 
 // TestLoadToolCold runs the load tool's cold measurement on the built

@@ -13,9 +13,9 @@ import (
 	"github.com/latchkey/latchkey/internal/testdb"
 )
 
-// passwordHashes reads from a replica's /metrics how many password hashes
-// it computed.
-func passwordHashes(t *testing.T, s *service) int {
+// metric reads the value of the unlabelled metric name from a replica's
+// /metrics.
+func metric(t *testing.T, s *service, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(s.URL + "/metrics")
 	if err != nil {
@@ -24,16 +24,22 @@ func passwordHashes(t *testing.T, s *service) int {
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "latchkey_password_hash_duration_seconds_count "); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
 			n, err := strconv.ParseFloat(v, 64)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return int(n)
+			return n
 		}
 	}
-	t.Fatalf("no latchkey_password_hash_duration_seconds_count in %s/metrics", s.URL)
+	t.Fatalf("no %s in %s/metrics", name, s.URL)
 	return 0
+}
+
+// passwordHashes reads from a replica's /metrics how many password hashes
+// it computed.
+func passwordHashes(t *testing.T, s *service) int {
+	return int(metric(t, s, "latchkey_password_hash_duration_seconds_count"))
 }
 
 // TestLoginThrottleReplicas sends 100 wrong passwords for one account at

@@ -157,6 +157,9 @@ type Memory struct {
 	// LimitMiB is MEMORY_LIMIT_MIB: the soft limit the Go runtime collects
 	// garbage to stay under; 0 sets none.
 	LimitMiB int
+	// GCPercent is GOGC: the collection target debug.SetGCPercent takes,
+	// -1 for off.
+	GCPercent int
 	// ReleaseAfter is MEMORY_RELEASE_AFTER: how long without a password
 	// hash before the free memory goes back to the system; 0 leaves it to
 	// the runtime.

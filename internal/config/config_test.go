@@ -49,7 +49,7 @@ func defaults() Config {
 			Concurrency: runtime.GOMAXPROCS(0),
 			MaxWait:     2 * time.Second,
 		},
-		Memory:                 Memory{LimitMiB: 32, ReleaseAfter: 10 * time.Second},
+		Memory:                 Memory{LimitMiB: 24, GCPercent: 400, ReleaseAfter: 10 * time.Second},
 		MaxBodyBytes:           1 << 20,
 		MaxComplexity:          500,
 		ShutdownTimeout:        20 * time.Second,
@@ -276,8 +276,13 @@ func TestLoad(t *testing.T) {
 			"MEMORY_RELEASE_AFTER":      "0",
 		}, want: func(c *Config) {
 			c.PasswordHash.Concurrency = 2
-			c.Memory = Memory{LimitMiB: 100}
+			c.Memory = Memory{LimitMiB: 100, GCPercent: 400}
 		}},
+		{name: "no soft limit: the runtime's collection target", env: map[string]string{"MEMORY_LIMIT_MIB": "0"}, want: func(c *Config) {
+			c.Memory.LimitMiB, c.Memory.GCPercent = 0, 100
+		}},
+		{name: "GOGC", env: map[string]string{"GOGC": "50"}, want: func(c *Config) { c.Memory.GCPercent = 50 }},
+		{name: "GOGC off", env: map[string]string{"GOGC": "off"}, want: func(c *Config) { c.Memory.GCPercent = -1 }},
 		{name: "OTEL_EXPORTER_OTLP_ENDPOINT", env: map[string]string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/",
 			// The OpenTelemetry SDK reads these itself; Load does not.
@@ -375,6 +380,8 @@ func TestLoadErrors(t *testing.T) {
 		{name: "PASSWORD_HASH_CONCURRENCY zero", env: map[string]string{"PASSWORD_HASH_CONCURRENCY": "0"}, want: []string{"PASSWORD_HASH_CONCURRENCY"}},
 		{name: "MEMORY_LIMIT_MIB under 16", env: map[string]string{"MEMORY_LIMIT_MIB": "15"}, want: []string{"MEMORY_LIMIT_MIB"}},
 		{name: "MEMORY_LIMIT_MIB negative", env: map[string]string{"MEMORY_LIMIT_MIB": "-1"}, want: []string{"MEMORY_LIMIT_MIB"}},
+		{name: "GOGC negative", env: map[string]string{"GOGC": "-1"}, want: []string{"GOGC"}},
+		{name: "GOGC a word", env: map[string]string{"GOGC": "on"}, want: []string{"GOGC"}},
 		{name: "MEMORY_RELEASE_AFTER under a second", env: map[string]string{"MEMORY_RELEASE_AFTER": "500ms"}, want: []string{"MEMORY_RELEASE_AFTER"}},
 		{name: "MAX_BODY_BYTES small", env: map[string]string{"MAX_BODY_BYTES": "1023"}, want: []string{"MAX_BODY_BYTES"}},
 		{name: "MAX_BODY_BYTES unit", env: map[string]string{"MAX_BODY_BYTES": "1MiB"}, want: []string{"MAX_BODY_BYTES"}},

@@ -34,6 +34,30 @@ func (i *intValue) Set(v string) error {
 
 func (i *intValue) Get() any { return int(*i) }
 
+// gcPercentValue is GOGC as the Go runtime reads it: a percentage, or
+// "off" (-1).
+type gcPercentValue int
+
+func (p *gcPercentValue) Set(v string) error {
+	if v == "off" {
+		*p = -1
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return fmt.Errorf("%q is neither a percentage nor off", v)
+	}
+	*p = gcPercentValue(n)
+	return nil
+}
+
+func (p *gcPercentValue) Get() any {
+	if *p < 0 {
+		return "off"
+	}
+	return int(*p)
+}
+
 type int64Value int64
 
 func (i *int64Value) Set(v string) error {

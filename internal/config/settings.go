@@ -231,7 +231,7 @@ var settings = []setting{
 		check: func(c Config) error { return atLeast(c.PasswordHash.MaxWait, 0) },
 	},
 	{
-		name: "MEMORY_LIMIT_MIB", def: "32",
+		name: "MEMORY_LIMIT_MIB", def: "24",
 		meaning: "soft limit in MiB of the Go runtime's memory, which collects garbage sooner to stay under it; the password hashes' memory is outside it; 0 or at least 16; 0: none (GOMEMLIMIT, if set, applies)",
 		field:   func(c *Config) field { return (*intValue)(&c.Memory.LimitMiB) },
 		check: func(c Config) error {
@@ -239,6 +239,17 @@ var settings = []setting{
 				return fmt.Errorf("%d MiB leaves the service no room to run: want 0 or at least 16", c.Memory.LimitMiB)
 			}
 			return atLeast(c.Memory.LimitMiB, 0)
+		},
+	},
+	{
+		name: "GOGC", def: "400; 100 when MEMORY_LIMIT_MIB is 0",
+		meaning: "the Go runtime's collection target, in percent of the live heap the heap may grow by before the next collection, or off; under a soft limit the heap is bounded anyway, and collecting less often costs less CPU",
+		field:   func(c *Config) field { return (*gcPercentValue)(&c.Memory.GCPercent) },
+		defaultFrom: func(c *Config) string {
+			if c.Memory.LimitMiB > 0 {
+				return "400"
+			}
+			return "100"
 		},
 	},
 	{

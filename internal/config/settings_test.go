@@ -165,6 +165,7 @@ func TestEverySettingLoads(t *testing.T) {
 		"PASSWORD_HASH_CONCURRENCY":          {"PASSWORD_HASH_CONCURRENCY": "1000"},
 		"PASSWORD_HASH_MAX_WAIT":             {"PASSWORD_HASH_MAX_WAIT": "0"},
 		"MEMORY_LIMIT_MIB":                   {"MEMORY_LIMIT_MIB": "0"},
+		"GOGC":                               {"GOGC": "off"},
 		"MEMORY_RELEASE_AFTER":               {"MEMORY_RELEASE_AFTER": "1m"},
 		"MAX_BODY_BYTES":                     {"MAX_BODY_BYTES": "2048"},
 		"MAX_QUERY_COMPLEXITY":               {"MAX_QUERY_COMPLEXITY": "7"},
