@@ -128,7 +128,7 @@ func runFloor(ctx context.Context, name string, getenv func(string) string, work
 
 // floorTargets describe the floors served over HTTP.
 var floorTargets = map[string]string{
-	"me":      "bare net/http handler: verify the JWT, read the user's row",
+	"me":      "bare net/http handler: verify the JWT, read the user of its live session",
 	"login":   "bare net/http handler: read the hash, verify it, insert the session and its token, sign",
 	"refresh": "bare net/http handler: the rotation transaction, then sign",
 }

@@ -185,9 +185,12 @@ func (r *rotation) rotate(ctx context.Context, hash []byte) (out rotated, err er
 
 // MeFloorHandler answers any request as me would, with the least work: it
 // reads the body, verifies the Bearer token with issuer and reads the
-// token's user from db with one prepared statement.
+// token's user from db with one prepared statement, which, as the contract
+// requires of me, finds none when the token's session is revoked or
+// expired or the user disabled.
 func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB) (http.Handler, error) {
-	query, err := db.PrepareContext(ctx, `SELECT id, email FROM users WHERE id = $1`)
+	query, err := db.PrepareContext(ctx, `SELECT u.id, u.email FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.id = $1 AND u.id = $2 AND s.revoked_at IS NULL AND s.expires_at > $3 AND NOT u.disabled`)
 	if err != nil {
 		return nil, fmt.Errorf("preparing the user query: %w", err)
 	}
@@ -208,11 +211,17 @@ func MeFloorHandler(ctx context.Context, issuer *token.Issuer, db *sql.DB) (http
 			http.Error(w, "unauthenticated", http.StatusUnauthorized)
 			return
 		}
+		sid, err := uuid.Parse(claims.SessionID)
+		if err != nil {
+			http.Error(w, "unauthenticated", http.StatusUnauthorized)
+			return
+		}
 		var me struct {
 			ID    uuid.UUID `json:"id"`
 			Email string    `json:"email"`
 		}
-		if err := query.QueryRowContext(r.Context(), uid).Scan(&me.ID, &me.Email); err != nil {
+		now := time.Now().UTC().Truncate(time.Microsecond)
+		if err := query.QueryRowContext(r.Context(), sid, uid, now).Scan(&me.ID, &me.Email); err != nil {
 			http.Error(w, "user not found", http.StatusUnauthorized)
 			return
 		}

@@ -107,10 +107,15 @@ func startFloorServer(t *testing.T, cfg config.Config) (url, tok, email, secret 
 }
 
 // TestFloorServer loads me's floor handler with the me scenario, with its
-// token and with a forged one, whose failures must all be counted.
+// token, with a forged one and with the token of a revoked session, whose
+// failures must all be counted: the floor checks the session, as me does.
 func TestFloorServer(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, uri string) {
-		url, tok, _, _ := startFloorServer(t, floorConfig(t, uri))
+		if uri == testdb.SQLiteMemory {
+			uri = testdb.SQLiteFile(t)
+		}
+		cfg := floorConfig(t, uri)
+		url, tok, _, _ := startFloorServer(t, cfg)
 
 		res, err := Run(t.Context(), Options{URL: url, Scenario: "me", Concurrency: 2, Duration: 200 * time.Millisecond, Token: tok})
 		if err != nil {
@@ -126,6 +131,22 @@ func TestFloorServer(t *testing.T) {
 		}
 		if res.Requests == 0 || res.Errors != res.Requests || res.ErrorsByCode["http_401"] != res.Requests {
 			t.Errorf("me floor with a forged token = %d requests, errors %v, want every one http_401", res.Requests, res.ErrorsByCode)
+		}
+
+		_, client, err := database.Open(cfg.Database, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer client.Close()
+		if err := client.Session.Update().SetRevokedAt(time.Now()).Exec(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		res, err = Run(t.Context(), Options{URL: url, Scenario: "me", Concurrency: 2, Duration: 200 * time.Millisecond, Token: tok})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Requests == 0 || res.Errors != res.Requests || res.ErrorsByCode["http_401"] != res.Requests {
+			t.Errorf("me floor with a revoked session's token = %d requests, errors %v, want every one http_401", res.Requests, res.ErrorsByCode)
 		}
 	})
 }
