@@ -62,33 +62,37 @@ func TestBruteForceOneAccount(t *testing.T) {
 
 func TestLoginBackoffGrowsAndSuccessResets(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, testEnv("sqlite://:memory:", "LOGIN_MAX_FAILURES", "2", "LOGIN_LOCKOUT", "1s", "LOGIN_MAX_LOCKOUT", "3s"))
-	email := uniqueEmail(t, "backoff")
-	s.register(t, email)
-	fail := func() gqlResponse { return s.loginAs(t, nil, email, "wrong password") }
-	fail()
-	fail()
-	r := fail()
-	wantCode(t, "after 2 failures", r, "RATE_LIMITED")
-	if got := retryAfter(t, r); got != 1 {
-		t.Errorf("first lockout = %ds, want 1", got)
-	}
-	waitOut(t, r)
-	wantCode(t, "third failure", fail(), "INVALID_CREDENTIALS")
-	r = fail()
-	if got := retryAfter(t, r); got != 2 {
-		t.Errorf("second lockout = %ds, want 2 (doubled)", got)
-	}
-	waitOut(t, r)
-	fail()
-	if got := retryAfter(t, fail()); got != 3 {
-		t.Errorf("third lockout = %ds, want 3 (LOGIN_MAX_LOCKOUT)", got)
-	}
-	waitOut(t, fail())
-	s.login(t, email, testPassword)
-	// The success cleared the count: two more failures before a lockout.
-	wantCode(t, "first failure after success", fail(), "INVALID_CREDENTIALS")
-	wantCode(t, "second failure after success", fail(), "INVALID_CREDENTIALS")
+	testdb.Each(t, func(t *testing.T, uri string) {
+		// No known addresses: after the success, failures from its address
+		// would go to a budget of their own, not to the account's count.
+		s := startServer(t, testEnv(uri, "LOGIN_MAX_FAILURES", "2", "LOGIN_LOCKOUT", "1s", "LOGIN_MAX_LOCKOUT", "3s", "LOGIN_KNOWN_ADDRESS_TTL", "0"))
+		email := uniqueEmail(t, "backoff")
+		s.register(t, email)
+		fail := func() gqlResponse { return s.loginAs(t, nil, email, "wrong password") }
+		fail()
+		fail()
+		r := fail()
+		wantCode(t, "after 2 failures", r, "RATE_LIMITED")
+		if got := retryAfter(t, r); got != 1 {
+			t.Errorf("first lockout = %ds, want 1", got)
+		}
+		waitOut(t, r)
+		wantCode(t, "third failure", fail(), "INVALID_CREDENTIALS")
+		r = fail()
+		if got := retryAfter(t, r); got != 2 {
+			t.Errorf("second lockout = %ds, want 2 (doubled)", got)
+		}
+		waitOut(t, r)
+		fail()
+		if got := retryAfter(t, fail()); got != 3 {
+			t.Errorf("third lockout = %ds, want 3 (LOGIN_MAX_LOCKOUT)", got)
+		}
+		waitOut(t, fail())
+		s.login(t, email, testPassword)
+		// The success cleared the count: two more failures before a lockout.
+		wantCode(t, "first failure after success", fail(), "INVALID_CREDENTIALS")
+		wantCode(t, "second failure after success", fail(), "INVALID_CREDENTIALS")
+	})
 }
 
 // waitOut sleeps through a RATE_LIMITED response's retryAfter: the lockout
@@ -99,6 +103,25 @@ func waitOut(t *testing.T, r gqlResponse) {
 		t.Fatalf("want RATE_LIMITED to wait out, got %s", r.Body)
 	}
 	sleepSeconds(retryAfter(t, r))
+}
+
+// TestSuccessfulLoginsNotCounted logs in more often than the address's
+// limit of failed logins allows: each success gives its attempt back.
+func TestSuccessfulLoginsNotCounted(t *testing.T) {
+	t.Parallel()
+	const limit = 3
+	testdb.Each(t, func(t *testing.T, uri string) {
+		s := startServer(t, testEnv(uri, "RATE_LIMIT_LOGIN", fmt.Sprintf("%d/15m", limit)))
+		email := uniqueEmail(t, "regular")
+		s.register(t, email)
+		for i := range 2 * limit {
+			wantCode(t, fmt.Sprintf("login %d", i+1), s.loginAs(t, nil, email, testPassword), "")
+		}
+		for i := range limit {
+			wantCode(t, fmt.Sprintf("failure %d", i+1), s.loginAs(t, nil, email, "wrong password"), "INVALID_CREDENTIALS")
+		}
+		wantCode(t, "past the address's limit", s.loginAs(t, nil, email, testPassword), "RATE_LIMITED")
+	})
 }
 
 func TestThrottlePerAddress(t *testing.T) {

@@ -78,6 +78,9 @@ type queries struct {
 	// $5, user_agent $6) in one round trip; "" on SQLite, where a
 	// statement costs no round trip.
 	recordLogin string
+	// login, on PostgreSQL, is the writes of a successful login in one
+	// statement (see loginPostgres); "" on SQLite.
+	login string
 	// lockAdmins serializes, until the end of its transaction, the changes
 	// that may take the last enabled administrator away; "" on SQLite,
 	// whose one connection serializes every transaction.
@@ -146,6 +149,7 @@ func newQueries(d string) queries {
 		q.auditLoginRefused = auditLoginRefusedPostgres
 		q.lockAdmins = lockAdmins
 		q.recordLogin = recordLoginPostgres
+		q.login = loginPostgres
 	}
 	return q
 }
@@ -195,6 +199,36 @@ const recordLoginPostgres = `WITH audit AS (
   INSERT INTO audit_events (id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent)
   VALUES ($1, 'LOGIN_SUCCEEDED', $2, $3, $3, $4, $5, $6))
 UPDATE users SET last_login_at = $2 WHERE id = $3`
+
+// loginPostgres is what a successful login writes, in one statement: a
+// login's transaction sent seven statements, each a round trip, and the
+// statement is as atomic as the transaction was. It clears the count of
+// failures $1 the check was charged to; gives back the attempt it added to
+// the counts $2 and $3 (an address's, a session's; "" for none: no count
+// has that id); remembers the address by the count $4 ("" for none) at $5
+// (Unix ms); starts the session $6 of the user $11 at $7, until $8, from
+// user_agent $9 and ip_address $10; stores its refresh token $12, hashed
+// $13; records the LOGIN_SUCCEEDED event $14; and sets the user's
+// last_login_at. The counts are distinct rows: a statement may not change
+// one row twice. The parameters are cast where they are used, so that
+// PostgreSQL deduces one type for each.
+const loginPostgres = `WITH
+  cleared AS (DELETE FROM throttles WHERE id = CAST($1 AS text)),
+  released AS (UPDATE throttles SET count = count - 1 WHERE id IN (CAST($2 AS text), CAST($3 AS text)) AND count > 0),
+  remembered AS (
+    INSERT INTO throttles (id, count, window_start, last_at, blocked_until)
+    SELECT CAST($4 AS text), 0, CAST($5 AS bigint), CAST($5 AS bigint), 0 WHERE CAST($4 AS text) <> ''
+    ON CONFLICT (id) DO UPDATE SET last_at = excluded.last_at),
+  started AS (
+    INSERT INTO sessions (id, created_at, last_used_at, expires_at, user_agent, ip_address, user_id)
+    VALUES (CAST($6 AS uuid), CAST($7 AS timestamptz), CAST($7 AS timestamptz), CAST($8 AS timestamptz), CAST($9 AS text), CAST($10 AS text), CAST($11 AS uuid))),
+  issued AS (
+    INSERT INTO refresh_tokens (id, token_hash, created_at, session_id)
+    VALUES (CAST($12 AS uuid), CAST($13 AS bytea), CAST($7 AS timestamptz), CAST($6 AS uuid))),
+  audit AS (
+    INSERT INTO audit_events (id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent)
+    VALUES (CAST($14 AS uuid), 'LOGIN_SUCCEEDED', CAST($7 AS timestamptz), CAST($11 AS uuid), CAST($11 AS uuid), CAST($6 AS uuid), CAST($10 AS text), CAST($9 AS text)))
+UPDATE users SET last_login_at = CAST($7 AS timestamptz) WHERE id = CAST($11 AS uuid)`
 
 // spendLoadPostgres spends an unspent token by its hash; the statement goes
 // on with the SELECT of load's columns from spent.

@@ -193,11 +193,12 @@ func (t *throttler) succeeded(ctx context.Context, tx *ent.Tx, pc *passwordCheck
 	if err := t.release(ctx, tx.Client(), pc.address, pc.session); err != nil {
 		return err
 	}
-	if pc.ip == "" || t.limits.KnownAddressTTL <= 0 {
+	k := t.rememberKey(pc)
+	if k == "" {
 		return nil
 	}
 	err := tx.Throttle.Create().
-		SetID(key(kindLoginKnown, pc.email, addressSubject(pc.ip))).
+		SetID(k).
 		SetCount(0).SetWindowStart(now.UnixMilli()).SetLastAt(now.UnixMilli()).
 		OnConflictColumns(throttle.FieldID).UpdateLastAt().
 		Exec(ctx)
@@ -205,6 +206,15 @@ func (t *throttler) succeeded(ctx context.Context, tx *ent.Tx, pc *passwordCheck
 		return fmt.Errorf("remembering login address: %w", err)
 	}
 	return nil
+}
+
+// rememberKey is the count that remembers pc's address as one the account
+// logs in from, "" when none is kept.
+func (t *throttler) rememberKey(pc *passwordCheck) string {
+	if pc.ip == "" || t.limits.KnownAddressTTL <= 0 {
+		return ""
+	}
+	return key(kindLoginKnown, pc.email, addressSubject(pc.ip))
 }
 
 // abandon gives back what the check added to every count, when it ended
