@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -103,14 +104,14 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 		}
 	}
 	now := s.now()
+	var g grant
 	if newHash == "" && s.queries.login != "" {
-		g, err := s.startLoginPostgres(ctx, u, pc, now)
-		if err != nil {
+		// One statement needs no transaction.
+		if g, err = s.loginPostgres(ctx, s.db, u, pc, now); err != nil {
 			return nil, err
 		}
 		return s.sign(g)
 	}
-	var g grant
 	err = s.withTx(ctx, func(tx *ent.Tx) error {
 		if newHash != "" {
 			// Only over the hash just verified: a concurrent password change wins.
@@ -120,6 +121,10 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 				Exec(ctx); err != nil {
 				return fmt.Errorf("rehashing password: %w", err)
 			}
+		}
+		if s.queries.login != "" {
+			g, err = s.loginPostgres(ctx, tx, u, pc, now)
+			return err
 		}
 		if err := s.throttle.succeeded(ctx, tx, pc, now); err != nil {
 			return err
@@ -136,10 +141,12 @@ func (s *Service) startLogin(ctx context.Context, u *ent.User, password string, 
 	return s.sign(g)
 }
 
-// startLoginPostgres is startLogin's transaction, without a rehash, as
-// one statement (loginPostgres): what the throttle's succeeded,
-// startSession and recordLogin write.
-func (s *Service) startLoginPostgres(ctx context.Context, u *ent.User, pc *passwordCheck, now time.Time) (grant, error) {
+// loginPostgres writes, through db (the database, or a transaction), what
+// the throttle's succeeded, startSession and recordLogin write, in one
+// statement: the query loginPostgres.
+func (s *Service) loginPostgres(ctx context.Context, db interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, u *ent.User, pc *passwordCheck, now time.Time) (grant, error) {
 	refresh, hash, err := token.NewRefreshToken()
 	if err != nil {
 		return grant{}, fmt.Errorf("making refresh token: %w", err)
@@ -149,7 +156,7 @@ func (s *Service) startLoginPostgres(ctx context.Context, u *ent.User, pc *passw
 		ID: uuid.New(), CreatedAt: now, LastUsedAt: now, ExpiresAt: s.refreshExpiry(now, now),
 		UserAgent: truncated(req.UserAgent, 512), IPAddress: truncated(req.ClientIP, 64), UserID: u.ID,
 	}
-	if _, err := s.db.ExecContext(ctx, s.queries.login,
+	if _, err := db.ExecContext(ctx, s.queries.login,
 		pc.account, pc.address, pc.session, s.throttle.rememberKey(pc), now.UnixMilli(),
 		sess.ID, now, sess.ExpiresAt, sess.UserAgent, sess.IPAddress, u.ID,
 		uuid.New(), hash, newEventID()); err != nil {
@@ -160,16 +167,8 @@ func (s *Service) startLoginPostgres(ctx context.Context, u *ent.User, pc *passw
 }
 
 // recordLogin sets the user's last login and records the LOGIN_SUCCEEDED
-// event of the session sid, in tx: on PostgreSQL in one statement.
+// event of the session sid, in tx.
 func (s *Service) recordLogin(ctx context.Context, tx *ent.Tx, uid, sid uuid.UUID, now time.Time) error {
-	if s.queries.recordLogin != "" {
-		req := RequestFrom(ctx)
-		if _, err := exec(ctx, tx, s.queries.recordLogin, newEventID(), now, uid, sid,
-			truncated(req.ClientIP, 64), truncated(req.UserAgent, 512)); err != nil {
-			return fmt.Errorf("recording login: %w", err)
-		}
-		return nil
-	}
 	// Update, not UpdateOne: nothing to read back.
 	if err := tx.User.Update().Where(user.ID(uid)).SetLastLoginAt(now).Exec(ctx); err != nil {
 		return fmt.Errorf("recording login: %w", err)

@@ -73,13 +73,9 @@ type queries struct {
 	// email $7, if any: id $1, type $2, occurred_at $3, ip_address $4,
 	// user_agent $5, reason $6.
 	auditLoginRefused string
-	// recordLogin, on PostgreSQL, sets last_login_at = $2 of the user $3
-	// and records its LOGIN_SUCCEEDED event (id $1, session $4, ip_address
-	// $5, user_agent $6) in one round trip; "" on SQLite, where a
-	// statement costs no round trip.
-	recordLogin string
 	// login, on PostgreSQL, is the writes of a successful login in one
-	// statement (see loginPostgres); "" on SQLite.
+	// statement (see loginPostgres); "" on SQLite, where a statement costs
+	// no round trip.
 	login string
 	// lockAdmins serializes, until the end of its transaction, the changes
 	// that may take the last enabled administrator away; "" on SQLite,
@@ -148,7 +144,6 @@ func newQueries(d string) queries {
 	if d == dialect.Postgres {
 		q.auditLoginRefused = auditLoginRefusedPostgres
 		q.lockAdmins = lockAdmins
-		q.recordLogin = recordLoginPostgres
 		q.login = loginPostgres
 	}
 	return q
@@ -193,16 +188,10 @@ SELECT $1, $2, $3, id, $4, $5, $6 FROM users WHERE email = $7`
 SELECT CAST($1 AS uuid), CAST($2 AS text), CAST($3 AS timestamptz), id, CAST($4 AS text), CAST($5 AS text), CAST($6 AS text) FROM users WHERE email = $7`
 )
 
-// recordLoginPostgres is a login's update of its user and its audit event
-// in one statement, so that the audit trail costs a login no round trip.
-const recordLoginPostgres = `WITH audit AS (
-  INSERT INTO audit_events (id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent)
-  VALUES ($1, 'LOGIN_SUCCEEDED', $2, $3, $3, $4, $5, $6))
-UPDATE users SET last_login_at = $2 WHERE id = $3`
-
 // loginPostgres is what a successful login writes, in one statement: a
 // login's transaction sent seven statements, each a round trip, and the
-// statement is as atomic as the transaction was. It clears the count of
+// statement is as atomic as the transaction was (a rehash runs it in the
+// transaction of its update). It clears the count of
 // failures $1 the check was charged to; gives back the attempt it added to
 // the counts $2 and $3 (an address's, a session's; "" for none: no count
 // has that id); remembers the address by the count $4 ("" for none) at $5

@@ -9,6 +9,9 @@ import (
 	"entgo.io/ent/dialect"
 
 	"github.com/latchkey/latchkey/ent/auditevent"
+	"github.com/latchkey/latchkey/ent/refreshtoken"
+	"github.com/latchkey/latchkey/ent/session"
+	"github.com/latchkey/latchkey/ent/throttle"
 	"github.com/latchkey/latchkey/ent/user"
 )
 
@@ -41,7 +44,7 @@ func TestQueriesPlaceholders(t *testing.T) {
 		{"reserveBackoff", q.reserveBackoff, 6},
 		{"auditLoginRefused", q.auditLoginRefused, 7},
 		{"auditLoginRefused (SQLite)", newQueries(dialect.SQLite).auditLoginRefused, 7},
-		{"recordLogin", q.recordLogin, 6},
+		{"login", q.login, 14},
 	} {
 		distinct := map[string]bool{}
 		for _, p := range regexp.MustCompile(`\$[0-9]+`).FindAllString(tc.query, -1) {
@@ -64,18 +67,46 @@ func TestAuditLoginRefusedColumns(t *testing.T) {
 			t.Errorf("audit_events has no column %s", col)
 		}
 	}
-	if !regexp.MustCompile(`INSERT INTO `+auditevent.Table+` \(id, type, occurred_at, user_id, actor_id, session_id, ip_address, user_agent\)\s+VALUES \(\$1, '`+string(auditevent.TypeLOGIN_SUCCEEDED)+`'`).MatchString(recordLoginPostgres) ||
-		!strings.Contains(recordLoginPostgres, "UPDATE "+user.Table+" SET "+user.FieldLastLoginAt+" = $2 WHERE "+user.FieldID+" = $3") {
-		t.Errorf("recordLogin does not match the schema: %s", recordLoginPostgres)
-	}
-	for _, col := range []string{auditevent.FieldActorID, auditevent.FieldSessionID} {
-		if !slices.Contains(auditevent.Columns, col) {
-			t.Errorf("audit_events has no column %s", col)
-		}
-	}
 	for _, q := range []string{auditLoginRefused, auditLoginRefusedPostgres} {
 		if !regexp.MustCompile(`^INSERT INTO ` + auditevent.Table + ` \(id, type, occurred_at, user_id, ip_address, user_agent, reason\)\s+SELECT .* FROM ` + user.Table + ` WHERE ` + user.FieldEmail + ` = \$7$`).MatchString(q) {
 			t.Errorf("auditLoginRefused does not match the schema: %s", q)
+		}
+	}
+}
+
+// TestLoginColumns pins the hand-written statement of a login's writes to
+// the tables and columns it names.
+func TestLoginColumns(t *testing.T) {
+	columns := map[string][]string{
+		throttle.Table:     throttle.Columns,
+		session.Table:      session.Columns,
+		refreshtoken.Table: refreshtoken.Columns,
+		auditevent.Table:   auditevent.Columns,
+		user.Table:         user.Columns,
+	}
+	inserts := regexp.MustCompile(`INSERT INTO (\w+) \(([^)]*)\)`).FindAllStringSubmatch(loginPostgres, -1)
+	if len(inserts) != 4 {
+		t.Fatalf("loginPostgres has %d inserts, want 4 (the address, the session, its token, the event): %s", len(inserts), loginPostgres)
+	}
+	for _, m := range inserts {
+		cols, ok := columns[m[1]]
+		if !ok {
+			t.Errorf("loginPostgres inserts into %s, no table of the schema", m[1])
+		}
+		for _, c := range strings.Split(m[2], ", ") {
+			if !slices.Contains(cols, c) {
+				t.Errorf("loginPostgres inserts %s.%s, no column of the schema", m[1], c)
+			}
+		}
+	}
+	for _, want := range []string{
+		"DELETE FROM " + throttle.Table + " WHERE " + throttle.FieldID + " = ",
+		"UPDATE " + throttle.Table + " SET " + throttle.FieldCount + " = " + throttle.FieldCount + " - 1 WHERE " + throttle.FieldID + " IN ",
+		"UPDATE " + user.Table + " SET " + user.FieldLastLoginAt + " = ",
+		"'" + string(auditevent.TypeLOGIN_SUCCEEDED) + "'",
+	} {
+		if !strings.Contains(loginPostgres, want) {
+			t.Errorf("loginPostgres has no %q: %s", want, loginPostgres)
 		}
 	}
 }
