@@ -222,7 +222,7 @@ func endSpan(span trace.Span, rec *statusRecorder) {
 // debug level, the rest at info.
 //
 //go:noinline
-func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, rec *statusRecorder, start time.Time, routine bool, operation func() string) {
+func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, w *statusRecorder, start time.Time, routine bool, operation func() string) {
 	level := slog.LevelInfo
 	if routine {
 		level = slog.LevelDebug
@@ -230,18 +230,22 @@ func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, rec *
 	if !logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
+	// The record is made here rather than by logger.LogAttrs, which would
+	// walk the stack for a source location the handler never writes.
+	now := time.Now()
+	rec := slog.NewRecord(now, level, "request", 0)
+	rec.AddAttrs(
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.Int("status", rec.code()),
-		slog.Int64("bytes", rec.bytes),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Int("status", w.code()),
+		slog.Int64("bytes", w.bytes),
+		slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
 		slog.String("client_ip", auth.RequestFrom(ctx).ClientIP),
-	}
+	)
 	if op := operation(); op != "" {
-		attrs = append(attrs, slog.String("operation", op))
+		rec.AddAttrs(slog.String("operation", op))
 	}
-	logger.LogAttrs(ctx, level, "request", attrs...)
+	_ = logger.Handler().Handle(ctx, rec)
 }
 
 // spanName names a request's span by its method and, for the service's own
