@@ -296,6 +296,10 @@ func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 			Path      string `json:"path"`
 			Status    int    `json:"status"`
 			Operation string `json:"operation"`
+			// Pointers: an access line must carry these, zero or not.
+			Bytes    *int64   `json:"bytes"`
+			Duration *float64 `json:"duration_ms"`
+			ClientIP *string  `json:"client_ip"`
 		}
 		var lines []line
 		ready := false
@@ -335,6 +339,9 @@ func TestLogsCarryRequestIDsAndNoSecrets(t *testing.T) {
 			got := access[0]
 			if got.Method != req.method || got.Path != req.path || got.Status != http.StatusOK || got.Operation != req.operation || got.Level != "INFO" {
 				t.Errorf("access line = %+v, want %s %s 200 operation %s at INFO", got, req.method, req.path, req.operation)
+			}
+			if got.Bytes == nil || *got.Bytes <= 0 || got.Duration == nil || *got.Duration < 0 || got.ClientIP == nil || *got.ClientIP != "127.0.0.1" {
+				t.Errorf("access line of %s %s: bytes %v, duration_ms %v, client_ip %v; want a body's size, a duration and 127.0.0.1", req.method, req.path, got.Bytes, got.Duration, got.ClientIP)
 			}
 		}
 		found := false
