@@ -222,7 +222,7 @@ func endSpan(span trace.Span, rec *statusRecorder) {
 // debug level, the rest at info.
 //
 //go:noinline
-func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, w *statusRecorder, start time.Time, routine bool, operation func() string) {
+func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, rec *statusRecorder, start time.Time, routine bool, operation func() string) {
 	level := slog.LevelInfo
 	if routine {
 		level = slog.LevelDebug
@@ -233,19 +233,19 @@ func logRequest(ctx context.Context, logger *slog.Logger, r *http.Request, w *st
 	// The record is made here rather than by logger.LogAttrs, which would
 	// walk the stack for a source location the handler never writes.
 	now := time.Now()
-	rec := slog.NewRecord(now, level, "request", 0)
-	rec.AddAttrs(
+	line := slog.NewRecord(now, level, "request", 0)
+	line.AddAttrs(
 		slog.String("method", r.Method),
 		slog.String("path", r.URL.Path),
-		slog.Int("status", w.code()),
-		slog.Int64("bytes", w.bytes),
+		slog.Int("status", rec.code()),
+		slog.Int64("bytes", rec.bytes),
 		slog.Float64("duration_ms", float64(now.Sub(start).Microseconds())/1000),
 		slog.String("client_ip", auth.RequestFrom(ctx).ClientIP),
 	)
 	if op := operation(); op != "" {
-		rec.AddAttrs(slog.String("operation", op))
+		line.AddAttrs(slog.String("operation", op))
 	}
-	_ = logger.Handler().Handle(ctx, rec)
+	_ = logger.Handler().Handle(ctx, line)
 }
 
 // spanName names a request's span by its method and, for the service's own
